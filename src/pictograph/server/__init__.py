@@ -1,0 +1,1 @@
+"""The self-hosted Pictograph service: REST API, database, blob store and workers."""

@@ -1,0 +1,31 @@
+"""Everything a running server holds: settings, database, blob store, signer, auth.
+
+Built once by ``create_app`` and reached from routes through ``request.app.state.ctx``;
+no module keeps global state of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pictograph.server.auth import Authenticator
+from pictograph.server.db.engine import Database
+from pictograph.server.security import UrlSigner
+from pictograph.server.settings import Settings
+from pictograph.server.storage import LocalBlobStore
+
+
+@dataclass
+class ServerContext:
+    settings: Settings
+    db: Database
+    blobs: LocalBlobStore
+    signer: UrlSigner
+    authenticator: Authenticator
+
+    def blob_url(self, method: str, key: str, content_type: str = "") -> str:
+        """An absolute signed URL for one blob operation, valid for the configured TTL."""
+        from urllib.parse import quote, urlencode
+
+        params = self.signer.sign(method, key, self.settings.signed_url_ttl_seconds, content_type)
+        return f"{self.settings.base_url}/blobs/{quote(key)}?{urlencode(params)}"

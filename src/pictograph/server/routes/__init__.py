@@ -1,0 +1,1 @@
+"""HTTP routes: one router per resource. Routes validate, call one service function, shape JSON."""

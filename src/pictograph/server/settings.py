@@ -1,0 +1,59 @@
+"""Server configuration: every knob is a ``PICTOGRAPH_*`` environment variable or a CLI flag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUBSCRIPTION_TIERS = ("free", "core", "pro", "team", "enterprise")
+
+
+def default_home() -> Path:
+    """``~/.pictograph``: where the data directory and the CLI config file live by default."""
+    return Path.home() / ".pictograph"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PICTOGRAPH_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Field(default_factory=lambda: default_home() / "data")
+    database_url: str | None = None
+    """SQLAlchemy URL; None means the embedded SQLite file ``<data_dir>/pictograph.db``."""
+    public_url: str | None = None
+    """Base URL clients reach the server at (signed URLs point here); defaults to http://host:port."""
+    bootstrap_api_key: str | None = None
+    """First owner key to create on an empty database, instead of a random one."""
+    bootstrap_org_name: str = "Default Organization"
+    write_client_config: bool = True
+    """On first start, write the owner key and base URL to ``~/.pictograph/config.toml``."""
+    default_tier: str = "enterprise"
+    default_credit_allowance: int = 10_000
+    """Credits granted to the organization each month on this install."""
+    rate_limit_enabled: bool = True
+    redis_url: str | None = None
+    """When set, rate-limit windows live in Redis so several API replicas share them."""
+    max_upload_bytes: int = 50 * 1024 * 1024
+    signed_url_ttl_seconds: int = 3600
+    bcrypt_rounds: int = 12
+    idempotency_ttl_seconds: int = 24 * 3600
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'pictograph.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
