@@ -1,0 +1,250 @@
+"""Drive our server with the PUBLISHED pictograph 1.0.x client, unmodified.
+
+Runs inside its own virtual environment (see test_published_client.py), so ``pictograph``
+here is the hosted service's client from PyPI, not this repository. Every step prints one
+JSON line {"step", "ok", "detail"}; the test asserts that all of them are ok.
+Usage: python published_client_script.py BASE_URL API_KEY WORK_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+import uuid
+from pathlib import Path
+
+from PIL import Image as PILImage
+
+import pictograph
+from pictograph import Client
+from pictograph.exceptions import AuthError, ConflictError, NotFoundError, ValidationError
+from pictograph.models.annotation import BBoxAnnotation, PolygonAnnotation, PolygonGeometry
+from pictograph.models.common import BoundingBox, Point
+from pictograph.models.project import ProjectClass
+from pictograph.workflows.upload import upload_dataset_from_folder
+
+BASE_URL, API_KEY, WORK = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+results: list[dict] = []
+
+
+def step(name):
+    def wrap(fn):
+        try:
+            detail = fn()
+            results.append({"step": name, "ok": True, "detail": detail})
+        except Exception as error:  # noqa: BLE001 — every failure is reported, none stops the run
+            results.append({"step": name, "ok": False, "detail": f"{type(error).__name__}: {error}",
+                            "trace": traceback.format_exc()[-2000:]})
+        return fn
+    return wrap
+
+
+client = Client(api_key=API_KEY, base_url=BASE_URL, max_retries=0)
+name = f"conf-{uuid.uuid4().hex[:8]}"
+state: dict = {}
+
+folder = WORK / "photos"
+(folder / "cars").mkdir(parents=True, exist_ok=True)
+for index, path in enumerate([folder / "a.png", folder / "cars" / "b.png", folder / "cars" / "c.jpg"]):
+    PILImage.new("RGB", (40 + index, 30), (index * 60, 100, 150)).save(path)
+
+
+@step("version")
+def _():
+    return pictograph.__version__
+
+
+@step("organizations.me")
+def _():
+    org = client.organizations.me()
+    state["org_id"] = org.id
+    return org.subscription_tier
+
+
+@step("organizations.list_members")
+def _():
+    members = client.organizations.list_members()
+    assert any(m.role == "owner" for m in members)
+    return len(members)
+
+
+@step("organizations.invite+list+revoke")
+def _():
+    invite = client.organizations.invite(f"{uuid.uuid4().hex[:6]}@example.com", role="member")
+    assert any(i.id == invite.id for i in client.organizations.list_invites(status="pending"))
+    client.organizations.revoke_invite(invite.id)
+    assert any(i.id == invite.id for i in client.organizations.list_invites(status="revoked"))
+    return invite.status
+
+
+@step("api_keys.create+get+update+list+delete")
+def _():
+    created = client.api_keys.create(state["org_id"], "conformance", role="viewer")
+    assert created.api_key.startswith("pk_live_")
+    assert client.api_keys.get(created.key_id).role == "viewer"
+    assert client.api_keys.update(created.key_id, name="renamed").name == "renamed"
+    assert any(k.id == created.key_id for k in client.api_keys.list())
+    viewer = Client(api_key=created.api_key, base_url=BASE_URL, max_retries=0)
+    assert viewer.organizations.me().id == state["org_id"]
+    client.api_keys.delete(created.key_id)
+    return created.key_prefix
+
+
+@step("auth_error")
+def _():
+    try:
+        Client(api_key="pk_live_not_a_real_key_000000000", base_url=BASE_URL, max_retries=0).datasets.list()
+    except AuthError as error:
+        return error.status_code
+    raise AssertionError("no AuthError")
+
+
+@step("credits")
+def _():
+    balance = client.credits.balance()
+    history = client.credits.history(limit=5)
+    every = client.credits.iter(page_size=2).all()
+    estimate = client.credits.estimate("training_a10g", quantity=3)
+    assert estimate.total_credits == 30
+    return [balance.credits_remaining, len(history), len(every)]
+
+
+@step("projects.create+get+list+update")
+def _():
+    project = client.projects.create(
+        name, description="conformance", annotation_types=["bbox", "polygon"],
+        classes=[ProjectClass(name="car", type="bbox", color="#ff0000"),
+                 ProjectClass(name="road", type="polygon", color="#00ff00")],
+    )
+    state["project_id"] = project.id
+    assert client.projects.get(name).id == project.id
+    assert any(p.id == project.id for p in client.projects.iter(page_size=1))
+    updated = client.projects.update(name, description="updated")
+    return updated.description
+
+
+@step("projects.create duplicate → ConflictError")
+def _():
+    try:
+        client.projects.create(name)
+    except ConflictError as error:
+        return error.status_code
+    raise AssertionError("no ConflictError")
+
+
+@step("workflows.upload_dataset_from_folder")
+def _():
+    first = upload_dataset_from_folder(client, name, folder)
+    second = upload_dataset_from_folder(client, name, folder)
+    assert first.images_uploaded == 3, first
+    assert second.images_skipped == 3, second
+    return [first.images_uploaded, second.images_skipped]
+
+
+@step("images.upload+get+download")
+def _():
+    single = WORK / "single.png"
+    PILImage.new("RGB", (64, 48), (1, 2, 3)).save(single)
+    image = client.images.upload(state["project_id"], single, folder_path="/single")
+    state["image_id"] = image.id
+    got = client.images.get(image.id)
+    assert (got.width, got.height) == (64, 48)
+    out = client.images.download(image.id, WORK / "downloaded.png")
+    assert out.read_bytes() == single.read_bytes()
+    return got.virtual_folder_path
+
+
+@step("images.upload duplicate → ConflictError")
+def _():
+    try:
+        client.images.upload(state["project_id"], WORK / "single.png", folder_path="/single")
+    except ConflictError as error:
+        return error.status_code
+    raise AssertionError("no ConflictError")
+
+
+@step("annotations.save+get")
+def _():
+    result = client.annotations.save(state["image_id"], [
+        BBoxAnnotation(name="car", bounding_box=BoundingBox(x=1, y=2, w=10, h=8)),
+        PolygonAnnotation(name="road", polygon=PolygonGeometry(paths=[[Point(x=0, y=0), Point(x=9, y=0), Point(x=9, y=9)]])),
+    ])
+    assert result.new_count == 2 and result.previous_count == 0
+    got = client.annotations.get(state["image_id"])
+    assert {a.type for a in got} == {"bbox", "polygon"}
+    polygon = next(a for a in got if a.type == "polygon")
+    assert polygon.bounding_box is not None
+    return result.status
+
+
+@step("annotations unknown class → ValidationError")
+def _():
+    try:
+        client.annotations.save(state["image_id"], [
+            BBoxAnnotation(name="zebra", bounding_box=BoundingBox(x=1, y=2, w=10, h=8))])
+    except ValidationError as error:
+        return error.status_code
+    raise AssertionError("no ValidationError")
+
+
+@step("datasets.list+iter+get+get_by_id")
+def _():
+    assert any(d.name == name for d in client.datasets.list(limit=1000))
+    assert any(d.name == name for d in client.datasets.iter(page_size=1))
+    dataset = client.datasets.get(name, include_images=True, images_limit=2)
+    assert dataset.image_count == 4 and len(dataset.images) == 2
+    assert client.datasets.get_by_id(dataset.id).name == name
+    return dataset.image_count
+
+
+@step("datasets.get missing → NotFoundError")
+def _():
+    try:
+        client.datasets.get(f"{name}-missing")
+    except NotFoundError as error:
+        return error.status_code
+    raise AssertionError("no NotFoundError")
+
+
+@step("datasets.download")
+def _():
+    report = client.datasets.download(name, WORK / "dump")
+    assert report.success, report.failures
+    assert report.images_downloaded == 4 and report.annotations_downloaded == 1, report
+    return [report.images_downloaded, report.annotations_downloaded]
+
+
+@step("batch.move+copy+update+delete")
+def _():
+    ids = [i.id for i in client.datasets.get(name, include_images=True).images]
+    moved = client.batch.move(name, ids[:2], target_folder_path="/sorted")
+    copied = client.batch.copy(name, ids[:1], target_folder_path="/copies", copy_annotations=True)
+    updated = client.batch.update(name, ids[:2], status="review")
+    deleted = client.batch.delete(name, ids[:1])
+    assert moved.success and copied.success and updated.success and deleted.success
+    return [moved.processed, copied.processed, updated.processed, deleted.processed]
+
+
+@step("annotations.delete")
+def _():
+    return client.annotations.delete(state["image_id"]).deleted_count
+
+
+@step("images.delete permanent")
+def _():
+    client.images.delete(state["image_id"], permanent=True)
+    try:
+        client.images.get(state["image_id"])
+    except NotFoundError:
+        return "gone"
+    raise AssertionError("image still there")
+
+
+@step("projects.delete")
+def _():
+    return client.projects.delete(name)
+
+
+for line in results:
+    print(json.dumps(line, default=str))
