@@ -58,6 +58,7 @@ def build_context(settings: Settings) -> ServerContext:
         authenticator=Authenticator(db),
     )
     bootstrap(ctx)
+    IdempotencyStore(db, settings.idempotency_ttl_seconds).purge_expired()
     return ctx
 
 
