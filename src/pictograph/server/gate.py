@@ -18,13 +18,14 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pictograph.server.auth import Authenticator, Principal
-from pictograph.server.errors import RateLimited, ServiceError, Unauthorized
+from pictograph.server.errors import Invalid, RateLimited, ServiceError, Unauthorized
 from pictograph.server.idempotency import IdempotencyStore, StoredResponse
 from pictograph.server.ratelimit import RateLimiter, tier_limit
 from pictograph.server.security import fingerprint
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 MAX_IDEMPOTENT_BODY = 10 * 1024 * 1024
+MAX_IDEMPOTENCY_KEY = 255
 
 
 class ApiGate:
@@ -68,16 +69,24 @@ class ApiGate:
                 "X-RateLimit-Reset": str(decision.reset_at),
             }
             if not decision.allowed:
-                error = RateLimited(
+                limited = RateLimited(
                     f"Rate limit of {decision.limit} requests per hour exceeded",
                     retry_after=decision.retry_after,
                 )
-                await _send_error(send, error, rate_headers)
+                await _send_error(send, limited, rate_headers)
                 return
 
         send = _with_headers(send, rate_headers)
         key = headers.get("idempotency-key")
         if key and scope["method"] in WRITE_METHODS:
+            if len(key) > MAX_IDEMPOTENCY_KEY:
+                # The column holds 255 characters; PostgreSQL would refuse the insert with a 500.
+                invalid = Invalid(
+                    f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters",
+                    loc=["header", "Idempotency-Key"],
+                )
+                await _send_error(send, invalid)
+                return
             await self._idempotent(scope, receive, send, principal, key)
         else:
             await self.app(scope, receive, send)
@@ -111,7 +120,11 @@ class ApiGate:
             await _send_stored(send, stored)
             return
 
-        captured: dict[str, Any] = {"status": 500, "content_type": None, "chunks": []}
+        captured: dict[str, Any] = {"status": 500, "content_type": None, "chunks": [], "finished": False}
+
+        async def finish(result: StoredResponse | None) -> None:
+            captured["finished"] = True
+            await run_in_threadpool(self.idempotency.finish, org, key, result)
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -119,16 +132,22 @@ class ApiGate:
                 captured["content_type"] = Headers(raw=message["headers"]).get("content-type")
             elif message["type"] == "http.response.body":
                 captured["chunks"].append(message.get("body", b""))
+                if not message.get("more_body", False) and not captured["finished"]:
+                    # Store the response before its last byte leaves: a client that retries the
+                    # moment it has read the response must get the replay, not "in progress".
+                    status = captured["status"]
+                    result = None
+                    if status < 500:
+                        result = StoredResponse(status, b"".join(captured["chunks"]), captured["content_type"])
+                    await finish(result)
             await send(message)
 
         try:
             await self.app(scope, _replay(body, receive), capture)
         finally:
-            status = captured["status"]
-            result = None
-            if status < 500:
-                result = StoredResponse(status, b"".join(captured["chunks"]), captured["content_type"])
-            await run_in_threadpool(self.idempotency.finish, org, key, result)
+            if not captured["finished"]:
+                # The application failed before answering: release the key so a retry runs again.
+                await finish(None)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

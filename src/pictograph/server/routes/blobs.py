@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from pictograph.server.errors import Forbidden, NotFound, PayloadTooLarge
+from pictograph.server.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from pictograph.server.routes.deps import Ctx
 from pictograph.server.storage.local import BlobTooLarge
 
@@ -35,6 +35,9 @@ async def put_blob(
     content_type: str = Query(""),
 ) -> Response:
     _check(ctx, "PUT", key, expires, signature, content_type)
+    if ctx.blobs.exists(key):
+        # A signed PUT URL writes once: replaying it must not swap a registered image's bytes.
+        raise Conflict("This upload URL has already been used", error_code="blob_exists")
     declared = request.headers.get("content-length")
     limit = ctx.settings.max_upload_bytes
     if declared and declared.isdigit() and int(declared) > limit:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from pictograph.server.db.tables import CreditLedgerEntry, Organization, as_utc
 from pictograph.server.errors import Invalid, NotFound, PaymentRequired
+from pictograph.server.roles import require
 
 UPGRADE_URL = "https://pictograph.io/settings/billing"
 RECENT_ENTRIES = 20
@@ -121,9 +122,30 @@ def balance(session: Session, organization_id: str) -> dict[str, Any]:
     return {
         "credits_remaining": org.credits_remaining,
         "credits_monthly_allowance": org.credits_monthly_allowance,
-        "credits_reset_at": org.credits_reset_at,
+        "credits_reset_at": as_utc(org.credits_reset_at) if org.credits_reset_at else None,
         "recent_history": recent,
     }
+
+
+def grant(
+    session: Session,
+    organization_id: str,
+    amount: int,
+    description: str | None = None,
+    *,
+    caller_role: str | None = None,
+) -> dict[str, Any]:
+    """An administrator's top-up: one positive ``admin_grant`` entry; returns the new balance.
+
+    ``caller_role`` is the API key's role when an API caller asks (admin or owner required).
+    """
+    if caller_role is not None:
+        require(caller_role, "admin", "Granting credits")
+    if amount < 1:
+        raise Invalid("amount must be a positive integer", loc=["amount"])
+    renew_allowance(session, organization_id)
+    entry = record(session, organization_id, amount, "admin_grant", description or f"Granted {amount} credits")
+    return {**balance(session, organization_id), "entry": entry_json(entry)}
 
 
 def history(session: Session, organization_id: str, limit: int, offset: int) -> list[dict[str, Any]]:
@@ -135,6 +157,15 @@ def history(session: Session, organization_id: str, limit: int, offset: int) -> 
         .offset(offset)
     )
     return [entry_json(row) for row in rows]
+
+
+def history_page(session: Session, organization_id: str, limit: int, offset: int) -> dict[str, Any]:
+    """One page of the ledger, newest first, with the total number of entries."""
+    renew_allowance(session, organization_id)
+    return {
+        "entries": history(session, organization_id, limit, offset),
+        "total": count_history(session, organization_id),
+    }
 
 
 def count_history(session: Session, organization_id: str) -> int:
