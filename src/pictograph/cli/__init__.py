@@ -1,0 +1,1 @@
+"""The ``pictograph`` command-line interface (``pip install 'pictograph[cli]'``)."""
