@@ -49,7 +49,7 @@ def make_images(folder: Path, count: int) -> int:
         sub = folder / f"class{index % 4}"
         sub.mkdir(parents=True, exist_ok=True)
         base = rng.integers(0, 255, (1, 1, 3))
-        noise = rng.integers(0, 60, (240, 320, 3))
+        noise = rng.integers(0, 90, (360, 480, 3))
         pixels = np.clip(base + noise, 0, 255).astype("uint8")
         path = sub / f"img_{index:05d}.jpg"
         Image.fromarray(pixels).save(path, quality=92)
