@@ -181,15 +181,14 @@ LONG_WAIT_SECONDS = 5.0
 class _RateLimitWaitNotice(logging.Handler):
     """Prints the SDK's own retry estimate when it sleeps on a 429, so a person can Ctrl-C a long wait.
 
-    The transport logs each retry with the delay and the error that caused it; only rate-limit
-    waits of at least LONG_WAIT_SECONDS are shown.
+    The transport logs each retry with ``retry_delay`` and ``retry_error`` attached to the
+    record; only rate-limit waits of at least LONG_WAIT_SECONDS are shown.
     """
 
     def emit(self, record: logging.LogRecord) -> None:
-        args = record.args if isinstance(record.args, tuple) else ()
-        if not any(isinstance(arg, RateLimitError) for arg in args):
+        if not isinstance(getattr(record, "retry_error", None), RateLimitError):
             return
-        delay = next((arg for arg in args if isinstance(arg, float)), None)
+        delay = getattr(record, "retry_delay", None)
         if delay is not None and delay >= LONG_WAIT_SECONDS:
             stderr.print(
                 f"[yellow]rate limited:[/yellow] retrying in {delay:.0f}s (Ctrl-C to stop)"

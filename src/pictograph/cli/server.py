@@ -63,6 +63,17 @@ def start(
             show_default="http://HOST:PORT",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            help="Server processes sharing the port (env PICTOGRAPH_WORKERS); rate-limit "
+            "windows are per process unless PICTOGRAPH_REDIS_URL is set.",
+            show_default="1",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Start the server; settings come from PICTOGRAPH_* environment variables, overridden by these flags."""
@@ -80,6 +91,7 @@ def start(
         "data_dir": data_dir.expanduser() if data_dir else None,
         "database_url": database_url,
         "public_url": public_url,
+        "workers": workers,
     }
     try:
         settings = Settings(**{name: value for name, value in flags.items() if value is not None})

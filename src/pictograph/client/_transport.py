@@ -206,7 +206,8 @@ class Transport:
             if delay is None:
                 raise error
             logger.debug(
-                "retrying %s %s in %.1f s after %r", request.method, request.url.path, delay, error
+                "retrying %s %s in %.1f s after %r", request.method, request.url.path, delay, error,
+                extra={"retry_delay": delay, "retry_error": error},
             )
             self._sleep(delay)
             attempt += 1

@@ -43,12 +43,14 @@ class IdempotencyStore:
         where = (table.c.organization_id == organization_id, table.c.key == key)
         with self._db.engine.begin() as conn:
             claimed = conn.execute(
-                _insert_ignoring_conflict(conn.dialect.name, table).values(
+                _insert_ignoring_conflict(conn.dialect.name, table)
+                .values(
                     id=new_id(), organization_id=organization_id, key=key,
                     request_hash=request_hash, created_at=now,
                 )
-            ).rowcount
-            if claimed:
+                .returning(table.c.id)
+            ).first()
+            if claimed is not None:
                 return None
             record = conn.execute(select(table).where(*where)).one()
             if as_utc(record.created_at) < now - self._ttl:

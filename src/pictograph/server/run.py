@@ -10,14 +10,14 @@ from pictograph.server.app import build_context, create_app
 from pictograph.server.settings import Settings
 
 
-def serve(settings: Settings, *, workers: int = 1, log_level: str = "info") -> None:
-    """Serve in this process, or in ``workers`` processes sharing the port.
+def serve(settings: Settings, *, log_level: str = "info") -> None:
+    """Serve in this process, or in ``settings.workers`` processes sharing the port.
 
     Worker processes rebuild their settings from the environment, so the resolved settings
     are exported first; migrations and the first-start bootstrap run once, here, before
     any worker starts. Rate-limit windows are per process unless PICTOGRAPH_REDIS_URL is set.
     """
-    if workers <= 1:
+    if settings.workers <= 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
         return
     build_context(settings).db.dispose()
@@ -30,15 +30,14 @@ def serve(settings: Settings, *, workers: int = 1, log_level: str = "info") -> N
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=workers,
+        workers=settings.workers,
         log_level=log_level,
     )
 
 
 def main() -> None:
-    """``python -m pictograph.server.run``: settings from the environment, workers from
-    PICTOGRAPH_WORKERS (default 1)."""
-    serve(Settings(), workers=int(os.environ.get("PICTOGRAPH_WORKERS", "1")))
+    """``python -m pictograph.server.run``: serve with settings from the environment only."""
+    serve(Settings())
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = Field(default=1, ge=1)
+    """Server processes sharing the port; one is plenty for a laptop."""
     data_dir: Path = Field(default_factory=lambda: default_home() / "data")
     database_url: str | None = None
     """SQLAlchemy URL; None means the embedded SQLite file ``<data_dir>/pictograph.db``."""
