@@ -347,3 +347,46 @@ def test_error_envelopes(owner: httpx.Client, org_id: str) -> None:
     assert body["errors"][0]["loc"] == ["name"]
     malformed = owner.post(KEYS, content=b"{not json", headers={"content-type": "application/json"})
     assert_envelope(malformed, 422, "validation_error")
+
+
+# ───────────── Redis-backed windows ─────────────
+
+
+def _redis_or_skip() -> str:
+    import os
+
+    url = os.environ.get("PICTOGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs Redis at {url}")
+        pytest.skip("no Redis reachable")
+    return url
+
+
+def test_two_replicas_share_one_redis_window(tmp_path) -> None:
+    """Two API servers on one database and one Redis count against the same hourly window."""
+    redis_url = _redis_or_skip()
+    first_dir, second_dir = tmp_path / "a", tmp_path / "b"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = start_server(first_dir, db_url, "sqlite", PICTOGRAPH_REDIS_URL=redis_url)
+    try:
+        with http(first, first.api_key) as owner:
+            org = owner.get(ME).json()["organization"]["id"]
+            tiny = new_key(owner, org, "viewer", rate_limit=4)
+        second = start_server(second_dir, db_url, "sqlite", PICTOGRAPH_REDIS_URL=redis_url)
+        try:
+            statuses = []
+            for server in (first, second, first, second, first):
+                with http(server, tiny["api_key"]) as client:
+                    statuses.append(client.get(BALANCE).status_code)
+            assert statuses == [200, 200, 200, 200, 429]
+        finally:
+            second.stop()
+    finally:
+        first.stop()

@@ -62,7 +62,10 @@ class ApiGate:
 
         rate_headers: dict[str, str] = {}
         if self.limiter is not None:
-            decision = self._decide(principal)
+            if self.limiter.blocking:
+                decision = await run_in_threadpool(self._decide, principal)
+            else:
+                decision = self._decide(principal)
             rate_headers = {
                 "X-RateLimit-Limit": str(decision.limit),
                 "X-RateLimit-Remaining": str(decision.remaining),

@@ -28,11 +28,15 @@ class Decision:
 
 
 class Counter(Protocol):
+    blocking: bool
+
     def hit(self, bucket: str, window_index: int) -> tuple[int, int]:
         """Count one request in ``window_index``; return (current, previous) window counts."""
 
 
 class MemoryCounter:
+    blocking = False
+
     def __init__(self) -> None:
         self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
@@ -48,6 +52,9 @@ class MemoryCounter:
 
 
 class RedisCounter:
+    blocking = True
+    """A network round trip: the gate calls it from a worker thread, off the event loop."""
+
     def __init__(self, url: str) -> None:
         import redis
 
@@ -67,6 +74,7 @@ class RateLimiter:
     def __init__(self, counter: Counter, clock=time.time) -> None:  # type: ignore[no-untyped-def]
         self._counter = counter
         self._clock = clock
+        self.blocking = counter.blocking
 
     def check(self, bucket: str, limit: int) -> Decision:
         now = self._clock()
