@@ -21,6 +21,7 @@ from pictograph.server.db.migrate import upgrade
 from pictograph.server.errors import ServiceError
 from pictograph.server.gate import ApiGate
 from pictograph.server.idempotency import IdempotencyStore
+from pictograph.server.jobs.runner import JobRunner
 from pictograph.server.ratelimit import MemoryCounter, RateLimiter, RedisCounter
 from pictograph.server.security import UrlSigner, load_or_create_secret
 from pictograph.server.settings import Settings
@@ -43,6 +44,10 @@ ROUTERS: list[tuple[str, str]] = [
     ("credits", API_PREFIX),
     ("api_keys", "/api/v1"),
 ]
+
+
+# Modules whose import registers job handlers (pictograph.server.jobs.handler).
+JOB_HANDLER_MODULES: list[str] = []
 
 
 def build_context(settings: Settings) -> ServerContext:
@@ -83,8 +88,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         module = importlib.import_module(f"pictograph.server.routes.{module_name}")
         app.include_router(module.router, prefix=prefix)
 
+    for module_name in JOB_HANDLER_MODULES:
+        importlib.import_module(module_name)
+    if settings.job_workers:
+        ctx.jobs = JobRunner(ctx, workers=settings.job_workers, lease_seconds=settings.job_lease_seconds)
+
+    @app.on_event("startup")
+    def _start_jobs() -> None:
+        if ctx.jobs is not None:
+            ctx.jobs.start()
+
     @app.on_event("shutdown")
     def _close() -> None:
+        if ctx.jobs is not None:
+            ctx.jobs.stop()
         ctx.db.dispose()
 
     return app

@@ -7,12 +7,16 @@ no module keeps global state of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pictograph.server.auth import Authenticator
 from pictograph.server.db.engine import Database
 from pictograph.server.security import UrlSigner
 from pictograph.server.settings import Settings
 from pictograph.server.storage import LocalBlobStore
+
+if TYPE_CHECKING:
+    from pictograph.server.jobs.runner import JobRunner
 
 
 @dataclass
@@ -22,6 +26,8 @@ class ServerContext:
     blobs: LocalBlobStore
     signer: UrlSigner
     authenticator: Authenticator
+    jobs: JobRunner | None = None
+    """The embedded worker pool, when this process runs one."""
 
     def blob_url(self, method: str, key: str, content_type: str = "") -> str:
         """An absolute signed URL for one blob operation, valid for the configured TTL."""

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     signed_url_ttl_seconds: int = 3600
     bcrypt_rounds: int = 12
     idempotency_ttl_seconds: int = 24 * 3600
+    job_workers: int = Field(default=2, ge=0)
+    """Threads running durable jobs in each server process; 0 leaves jobs to other processes."""
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    """How long a claimed job stays claimed without a heartbeat before another worker resumes it."""
 
     @property
     def resolved_database_url(self) -> str:

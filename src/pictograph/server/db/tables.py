@@ -198,3 +198,52 @@ Index(
     sqlite_where=text("NOT is_archived"),
     postgresql_where=text("NOT is_archived"),
 )
+
+
+class Job(Base):
+    """Long work: an export, an import, a batch auto-annotation, a training run, a frame extraction.
+
+    The row is the job's whole state, so any worker process can pick it up and a restart
+    resumes it: status, progress counts, the handler's input (``payload``) and output
+    (``result``), and a lease that marks which worker holds it until when.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_claim", "status", "queue", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(50), index=True)
+    queue: Mapped[str] = mapped_column(String(50), default="default")
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_failed: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class JobItem(Base):
+    """One unit of a job's work (usually one image), written once: a resumed job skips it."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (UniqueConstraint("job_id", "item_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    item_key: Mapped[str] = mapped_column(String(255))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,76 @@
+"""Creating, reading and cancelling job rows. Statuses: pending, running, completed, failed, cancelled."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pictograph.server.db.tables import Job, as_utc
+from pictograph.server.errors import NotFound
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+def enqueue(
+    session: Session,
+    organization_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    queue: str = "default",
+    total: int = 0,
+) -> Job:
+    job = Job(
+        organization_id=organization_id, kind=kind, queue=queue, payload=payload,
+        progress_total=total, status="pending",
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, organization_id: str, job_id: str, kind: str | None = None) -> Job:
+    """The job, if it belongs to the organization (and is of ``kind``); 404 otherwise."""
+    query = select(Job).where(Job.id == job_id, Job.organization_id == organization_id)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    job = session.scalar(query)
+    if job is None:
+        raise NotFound(f"Job {job_id!r} not found")
+    return job
+
+
+def request_cancel(session: Session, job: Job) -> Job:
+    """Cancel a pending job at once; ask a running one to stop at its next item."""
+    if job.status == "pending":
+        job.status = "cancelled"
+        job.finished_at = datetime.now(timezone.utc)
+    elif job.status == "running":
+        job.cancel_requested = True
+    return job
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """The common fields every job-shaped resource exposes."""
+    total = job.progress_total
+    finished = job.progress_done + job.progress_failed
+    return {
+        "id": job.id,
+        "job_id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "progress": {
+            "total": total,
+            "processed": job.progress_done,
+            "failed": job.progress_failed,
+            "fraction": (finished / total) if total else (1.0 if job.status == "completed" else 0.0),
+        },
+        "error_message": job.error_message,
+        "cancel_requested": job.cancel_requested,
+        "created_at": as_utc(job.created_at),
+        "started_at": as_utc(job.started_at) if job.started_at else None,
+        "finished_at": as_utc(job.finished_at) if job.finished_at else None,
+    }
