@@ -12,32 +12,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.live_server import (
-    LiveServer,
-    create_postgres_database,
-    drop_postgres_database,
-    postgres_available,
-    start_server,
-)
+pytest.register_assert_rewrite("tests.server.helpers")
+
+from tests.live_server import LiveServer, postgres_available, running_server
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     backend = request.param
-    data_dir = tmp_path_factory.mktemp(f"server-{backend}")
-    db_name = None
-    database_url = None
-    if backend == "postgresql":
-        if not postgres_available():
-            if os.environ.get("CI"):
-                pytest.fail("CI needs PostgreSQL on PICTOGRAPH_TEST_POSTGRES_URL")
-            pytest.skip("no PostgreSQL reachable")
-        database_url, db_name = create_postgres_database()
-    server = start_server(data_dir, database_url, backend)
-    yield server
-    server.stop()
-    if db_name:
-        drop_postgres_database(db_name)
+    if backend == "postgresql" and not postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail("CI needs PostgreSQL on PICTOGRAPH_TEST_POSTGRES_URL")
+        pytest.skip("no PostgreSQL reachable")
+    with running_server(backend, tmp_path_factory.mktemp(f"server-{backend}")) as server:
+        yield server
 
 
 @pytest.fixture()

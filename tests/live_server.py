@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,21 +99,52 @@ def start_server(data_dir: Path, database_url: str | None, backend: str, **env_o
         env["PICTOGRAPH_DATABASE_URL"] = database_url
     else:
         env.pop("PICTOGRAPH_DATABASE_URL", None)
-    log = (data_dir / "server.log").open("wb")
+    log_path = data_dir / "server.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "pictograph.server.run"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    try:
+        wait_for_health(base_url, process, log_path)
+    except RuntimeError:
+        process.kill()
+        raise
+    return LiveServer(base_url, OWNER_KEY, data_dir, database_url or "", backend, process)
+
+
+def wait_for_health(
+    base_url: str, process: subprocess.Popen, log_path: Path, timeout: float = 60
+) -> None:
+    """Return once ``/health`` answers 200; RuntimeError, with the log's tail, if the server
+    exits first or does not answer within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {(data_dir / 'server.log').read_text()[-3000:]}")
+            raise RuntimeError(
+                f"server exited {process.returncode}:\n{log_path.read_text()[-3000:]}"
+            )
         try:
             if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                break
+                return
         except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("server did not start within 60 s")
-    return LiveServer(base_url, OWNER_KEY, data_dir, database_url or "", backend, process)
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"no /health within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+
+
+@contextmanager
+def running_server(backend: str, data_dir: Path, **env_overrides: str) -> Iterator[LiveServer]:
+    """A fresh install on ``backend`` (a new PostgreSQL database, or SQLite under ``data_dir``),
+    stopped, and its database dropped, on exit."""
+    db_name = None
+    database_url = None
+    if backend == "postgresql":
+        database_url, db_name = create_postgres_database()
+    server = start_server(data_dir, database_url, backend, **env_overrides)
+    try:
+        yield server
+    finally:
+        server.stop()
+        if db_name:
+            drop_postgres_database(db_name)

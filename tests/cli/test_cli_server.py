@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import tomllib
 
 from tests.cli.conftest import Cli, clean_environment
-from tests.live_server import free_port
+from tests.live_server import free_port, wait_for_health
 
 
 def snapshot(directory: Path) -> dict[str, tuple[int, int]] | None:
@@ -23,18 +21,19 @@ def snapshot(directory: Path) -> dict[str, tuple[int, int]] | None:
     }
 
 
-def wait_for_health(base_url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"no /health within 60 s:\n{log.read_text()[-3000:]}")
+def server_start(port: int, data_dir: Path) -> list[str]:
+    """The ``pictograph server start`` command line, run as a module of this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "pictograph.cli.app",
+        "server",
+        "start",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
 
 
 def test_server_start_serves_and_writes_only_where_told(tmp_path: Path) -> None:
@@ -51,20 +50,7 @@ def test_server_start_serves_and_writes_only_where_told(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pictograph.cli.app",
-                "server",
-                "start",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            server_start(port, data), env=env, stdout=out, stderr=subprocess.STDOUT
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -98,17 +84,7 @@ def test_invalid_server_settings_are_a_usage_error(tmp_path: Path) -> None:
     env["PICTOGRAPH_DATA_DIR"] = str(tmp_path / "from-env")
     env["PICTOGRAPH_DEFAULT_CREDIT_ALLOWANCE"] = "not-a-number"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pictograph.cli.app",
-            "server",
-            "start",
-            "--port",
-            str(free_port()),
-            "--data-dir",
-            str(tmp_path / "flag"),
-        ],
+        server_start(free_port(), tmp_path / "flag"),
         check=False,
         env=env,
         capture_output=True,

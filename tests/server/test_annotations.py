@@ -2,78 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from PIL import Image as PILImage
-from sqlalchemy import select
 
-from pictograph.server import security
-from pictograph.server.db.engine import Database
-from pictograph.server.db.tables import ApiKey, Organization
 from tests.live_server import LiveServer
-
-API = "/api/v1/developer"
-
-
-def http(server: LiveServer, key: str | None) -> httpx.Client:
-    headers = {"X-API-Key": key} if key else {}
-    return httpx.Client(base_url=server.base_url + API, headers=headers, timeout=30)
-
-
-def add_key(server: LiveServer, role: str, *, new_org: bool = False) -> str:
-    raw = f"pk_live_t_{role}_{uuid.uuid4().hex}"
-    db = Database(server.database_url or f"sqlite:///{server.data_dir / 'pictograph.db'}")
-    try:
-        with db.session() as session:
-            if new_org:
-                org = Organization(name="Other", slug=f"other-{uuid.uuid4().hex[:8]}")
-                session.add(org)
-                session.flush()
-                org_id = org.id
-            else:
-                org_id = session.scalar(
-                    select(ApiKey.organization_id).where(
-                        ApiKey.key_prefix == security.key_prefix(server.api_key)
-                    )
-                )
-            session.add(
-                ApiKey(
-                    organization_id=org_id,
-                    name=f"test {role}",
-                    role=role,
-                    rate_limit=100_000,
-                    key_prefix=security.key_prefix(raw),
-                    key_hash=security.hash_api_key(raw, 4),
-                )
-            )
-    finally:
-        db.dispose()
-    return raw
-
-
-def upload(client: httpx.Client, dataset_id: str, filename: str | None = None) -> dict:
-    filename = filename or f"{uuid.uuid4().hex[:8]}.png"
-    buffer = io.BytesIO()
-    PILImage.new("RGB", (32, 32), "green").save(buffer, format="PNG")
-    t = client.post(
-        "/images/upload-url", json={"dataset_id": dataset_id, "filename": filename}
-    ).json()
-    assert (
-        httpx.put(
-            t["upload_url"], content=buffer.getvalue(), headers={"Content-Type": "image/png"}
-        ).status_code
-        == 200
-    )
-    form = {"dataset_id": dataset_id, "filename": filename, "gcs_bucket": "local", "gcs_path": t["gcs_path"],
-            "gcs_uri": t["gcs_uri"], "folder_path": "/"}  # fmt: skip
-    response = client.post("/images/register", data=form)
-    assert response.status_code == 201, response.text
-    return response.json()["image"]
-
+from tests.server.helpers import API, add_key, developer_http, new_dataset, upload
 
 CLASSES = [{"name": "car", "type": "bbox"}, {"name": "person", "type": "polygon"},
            {"name": "lane", "type": "polyline"}, {"name": "eye", "type": "keypoint"}]  # fmt: skip
@@ -100,17 +36,13 @@ KEYPOINT = {
 
 @pytest.fixture(scope="module")
 def owner(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with http(live_server, live_server.api_key) as client:
+    with developer_http(live_server, live_server.api_key) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def dataset(owner: httpx.Client) -> dict:
-    response = owner.post(
-        "/projects/", json={"name": f"ann-{uuid.uuid4().hex[:8]}", "classes": CLASSES}
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["project"]
+    return new_dataset(owner, classes=CLASSES)
 
 
 @pytest.fixture()
@@ -309,11 +241,11 @@ def test_duplicate_ids_are_422(owner: httpx.Client, image: dict) -> None:
 
 def test_delete_needs_admin(live_server: LiveServer, owner: httpx.Client, image: dict) -> None:
     save(owner, image["id"], [BBOX, KEYPOINT])
-    with http(live_server, add_key(live_server, "member")) as member:
+    with developer_http(live_server, add_key(live_server, "member")) as member:
         assert member.delete(f"/annotations/{image['id']}").status_code == 403
         # …but a member may clear by saving an empty list.
         assert save(member, image["id"], [BBOX]).status_code == 200
-    with http(live_server, add_key(live_server, "admin")) as admin:
+    with developer_http(live_server, add_key(live_server, "admin")) as admin:
         response = admin.delete(f"/annotations/{image['id']}")
     assert response.status_code == 200
     assert response.json()["image_id"] == image["id"] and response.json()["deleted_count"] == 1
@@ -325,7 +257,7 @@ def test_viewer_reads_but_cannot_save(
     live_server: LiveServer, owner: httpx.Client, image: dict
 ) -> None:
     save(owner, image["id"], [BBOX])
-    with http(live_server, add_key(live_server, "viewer")) as viewer:
+    with developer_http(live_server, add_key(live_server, "viewer")) as viewer:
         assert viewer.get(f"/annotations/{image['id']}").json()["annotation_count"] == 1
         assert save(viewer, image["id"], []).status_code == 403
         assert viewer.delete(f"/annotations/{image['id']}").status_code == 403
@@ -339,7 +271,7 @@ def test_unknown_and_foreign_images_are_404(
     assert save(owner, missing, []).status_code == 404
     assert owner.delete(f"/annotations/{missing}").status_code == 404
     save(owner, image["id"], [BBOX])
-    with http(live_server, add_key(live_server, "owner", new_org=True)) as other:
+    with developer_http(live_server, add_key(live_server, "owner", new_org=True)) as other:
         assert other.get(f"/annotations/{image['id']}").status_code == 404
         assert other.get(f"/annotations/{image['id']}/file").status_code == 404
         assert save(other, image["id"], []).status_code == 404

@@ -11,16 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.live_server import (
-    LiveServer,
-    create_postgres_database,
-    drop_postgres_database,
-    start_server,
-)
+from tests.live_server import LiveServer, running_server
+from tests.server.helpers import KEYS, ME, ROLES, create_key, http, parse_time
 
-KEYS = "/api/v1/api-keys/"
-ME = "/api/v1/developer/organizations/me"
-ROLES = ("viewer", "member", "admin", "owner")
 PUBLISHED_API_KEY_FIELDS = {
     "id",
     "organization_id",
@@ -50,43 +43,12 @@ CREATED_FIELDS = {
 RoleClient = Callable[[str], httpx.Client]
 
 
-def http(server: LiveServer, key: str | None) -> httpx.Client:
-    headers = {"X-API-Key": key} if key else {}
-    return httpx.Client(base_url=server.base_url, headers=headers, timeout=30)
-
-
-def parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    assert moment.tzinfo is not None, f"{value} has no timezone"
-    return moment
-
-
-@pytest.fixture(scope="module")
-def owner(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with http(live_server, live_server.api_key) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def org_id(owner: httpx.Client) -> str:
-    return owner.get(ME).json()["organization"]["id"]
-
-
-def create(client: httpx.Client, org_id: str, role: str = "member", **extra: Any) -> httpx.Response:
-    body = {
-        "organization_id": org_id,
-        "name": extra.pop("name", f"{role}-{uuid.uuid4().hex[:6]}"),
-        "role": role,
-    }
-    return client.post(KEYS, json={**body, **extra})
-
-
 @pytest.fixture(scope="module")
 def role_keys(owner: httpx.Client, org_id: str) -> dict[str, str]:
     """A fresh key of every role, created by the owner."""
     keys = {}
     for role in ROLES:
-        response = create(owner, org_id, role)
+        response = create_key(owner, org_id, role)
         assert response.status_code == 201, response.text
         keys[role] = response.json()["api_key"]
     return keys
@@ -113,7 +75,7 @@ def as_role(live_server: LiveServer, role_keys: dict[str, str]) -> Iterator[Role
 def test_owner_creates_every_role_and_the_key_works(
     live_server: LiveServer, owner: httpx.Client, org_id: str, role: str
 ) -> None:
-    response = create(owner, org_id, role, name=f"ci {role}")
+    response = create_key(owner, org_id, role, name=f"ci {role}")
     assert response.status_code == 201, response.text
     body = response.json()
     assert CREATED_FIELDS <= set(body)
@@ -135,7 +97,7 @@ def test_owner_creates_every_role_and_the_key_works(
 
 def test_create_with_rate_limit_and_expiry(owner: httpx.Client, org_id: str) -> None:
     expires = (datetime.now(timezone.utc) + timedelta(days=30)).replace(microsecond=0)
-    response = create(owner, org_id, "viewer", rate_limit=42, expires_at=expires.isoformat())
+    response = create_key(owner, org_id, "viewer", rate_limit=42, expires_at=expires.isoformat())
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["rate_limit"] == 42
@@ -144,7 +106,7 @@ def test_create_with_rate_limit_and_expiry(owner: httpx.Client, org_id: str) -> 
 
 def test_naive_expiry_is_read_as_utc(owner: httpx.Client, org_id: str) -> None:
     naive = (datetime.now(timezone.utc) + timedelta(days=2)).replace(microsecond=0, tzinfo=None)
-    response = create(owner, org_id, "viewer", expires_at=naive.isoformat())
+    response = create_key(owner, org_id, "viewer", expires_at=naive.isoformat())
     assert response.status_code == 201, response.text
     assert parse_time(response.json()["expires_at"]) == naive.replace(tzinfo=timezone.utc)
 
@@ -196,7 +158,7 @@ def test_create_requires_organization_id_and_name(owner: httpx.Client) -> None:
 
 
 def test_create_for_another_organization_is_404(owner: httpx.Client) -> None:
-    response = create(owner, str(uuid.uuid4()), "member")
+    response = create_key(owner, str(uuid.uuid4()), "member")
     assert response.status_code == 404
     assert response.json()["error_code"] == "not_found"
 
@@ -225,14 +187,14 @@ def test_viewer_and_member_cannot_use_key_endpoints(
 
 @pytest.mark.parametrize("target", ["viewer", "member", "admin"])
 def test_admin_creates_roles_up_to_admin(as_role: RoleClient, org_id: str, target: str) -> None:
-    response = create(as_role("admin"), org_id, target)
+    response = create_key(as_role("admin"), org_id, target)
     assert response.status_code == 201, response.text
     assert response.json()["role"] == target
 
 
 def test_admin_cannot_create_owner(as_role: RoleClient, owner: httpx.Client, org_id: str) -> None:
     before = owner.get(KEYS).json()["total"]
-    response = create(as_role("admin"), org_id, "owner")
+    response = create_key(as_role("admin"), org_id, "owner")
     assert response.status_code == 403
     assert response.json()["error_code"] == "forbidden"
     assert owner.get(KEYS).json()["total"] == before
@@ -241,7 +203,7 @@ def test_admin_cannot_create_owner(as_role: RoleClient, owner: httpx.Client, org
 def test_admin_cannot_modify_or_revoke_an_owner_key(
     as_role: RoleClient, owner: httpx.Client, org_id: str
 ) -> None:
-    owner_key = create(owner, org_id, "owner").json()
+    owner_key = create_key(owner, org_id, "owner").json()
     admin = as_role("admin")
     # Reading is fine; changing is not.
     assert admin.get(f"{KEYS}{owner_key['id']}").status_code == 200
@@ -254,7 +216,7 @@ def test_admin_cannot_modify_or_revoke_an_owner_key(
 def test_admin_cannot_promote_a_key_to_owner(
     as_role: RoleClient, owner: httpx.Client, org_id: str
 ) -> None:
-    member_key = create(owner, org_id, "member").json()
+    member_key = create_key(owner, org_id, "member").json()
     response = as_role("admin").patch(f"{KEYS}{member_key['id']}", json={"role": "owner"})
     assert response.status_code == 403
     assert owner.get(f"{KEYS}{member_key['id']}").json()["api_key"]["role"] == "member"
@@ -262,7 +224,7 @@ def test_admin_cannot_promote_a_key_to_owner(
 
 def test_admin_manages_lower_keys(as_role: RoleClient, owner: httpx.Client, org_id: str) -> None:
     admin = as_role("admin")
-    key = create(owner, org_id, "viewer").json()
+    key = create_key(owner, org_id, "viewer").json()
     response = admin.patch(f"{KEYS}{key['id']}", json={"role": "admin", "name": "promoted"})
     assert response.status_code == 200, response.text
     assert response.json()["api_key"]["role"] == "admin"
@@ -273,7 +235,7 @@ def test_admin_manages_lower_keys(as_role: RoleClient, owner: httpx.Client, org_
 
 
 def test_list_shows_metadata_only(owner: httpx.Client, org_id: str) -> None:
-    created = create(owner, org_id, "viewer", name="list-me").json()
+    created = create_key(owner, org_id, "viewer", name="list-me").json()
     response = owner.get(KEYS)
     assert response.status_code == 200
     body = response.json()
@@ -291,7 +253,7 @@ def test_list_shows_metadata_only(owner: httpx.Client, org_id: str) -> None:
 
 def test_list_pages(owner: httpx.Client, org_id: str) -> None:
     for _ in range(3):
-        create(owner, org_id, "viewer")
+        create_key(owner, org_id, "viewer")
     everything = owner.get(KEYS).json()
     page = owner.get(KEYS, params={"limit": 2, "offset": 1}).json()
     assert page["limit"] == 2 and page["offset"] == 1
@@ -311,7 +273,7 @@ def test_list_for_another_organization_is_404(owner: httpx.Client) -> None:
 
 
 def test_get_key(owner: httpx.Client, org_id: str) -> None:
-    created = create(owner, org_id, "member", name="get-me").json()
+    created = create_key(owner, org_id, "member", name="get-me").json()
     response = owner.get(f"{KEYS}{created['id']}")
     assert response.status_code == 200
     key = response.json()["api_key"]
@@ -330,7 +292,7 @@ def test_get_unknown_key_is_404(owner: httpx.Client) -> None:
 def test_last_used_at_is_recorded(
     live_server: LiveServer, owner: httpx.Client, org_id: str
 ) -> None:
-    created = create(owner, org_id, "viewer").json()
+    created = create_key(owner, org_id, "viewer").json()
     assert created["last_used_at"] is None
     with http(live_server, created["api_key"]) as new:
         assert new.get(ME).status_code == 200
@@ -343,7 +305,7 @@ def test_last_used_at_is_recorded(
 
 
 def test_update_each_field(owner: httpx.Client, org_id: str) -> None:
-    key = create(owner, org_id, "viewer").json()
+    key = create_key(owner, org_id, "viewer").json()
     url = f"{KEYS}{key['id']}"
     expires = (datetime.now(timezone.utc) + timedelta(days=90)).replace(microsecond=0)
 
@@ -363,7 +325,7 @@ def test_update_each_field(owner: httpx.Client, org_id: str) -> None:
 def test_role_change_takes_effect_at_once(
     live_server: LiveServer, owner: httpx.Client, org_id: str
 ) -> None:
-    key = create(owner, org_id, "viewer").json()
+    key = create_key(owner, org_id, "viewer").json()
     with http(live_server, key["api_key"]) as client:
         assert client.get(KEYS).status_code == 403
         assert owner.patch(f"{KEYS}{key['id']}", json={"role": "admin"}).status_code == 200
@@ -375,7 +337,7 @@ def test_role_change_takes_effect_at_once(
 def test_deactivated_key_is_refused_until_reactivated(
     live_server: LiveServer, owner: httpx.Client, org_id: str
 ) -> None:
-    key = create(owner, org_id, "viewer").json()
+    key = create_key(owner, org_id, "viewer").json()
     with http(live_server, key["api_key"]) as client:
         assert client.get(ME).status_code == 200
         assert owner.patch(f"{KEYS}{key['id']}", json={"is_active": False}).status_code == 200
@@ -403,7 +365,7 @@ def test_deactivated_key_is_refused_until_reactivated(
 def test_update_rejects_invalid_fields(
     owner: httpx.Client, org_id: str, body: dict[str, Any], loc: list
 ) -> None:
-    key = create(owner, org_id, "viewer").json()
+    key = create_key(owner, org_id, "viewer").json()
     response = owner.patch(f"{KEYS}{key['id']}", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["error_code"] == "validation_error"
@@ -420,7 +382,7 @@ def test_update_unknown_key_is_404(owner: httpx.Client) -> None:
 def test_revoke_is_immediate_and_final(
     live_server: LiveServer, owner: httpx.Client, org_id: str
 ) -> None:
-    key = create(owner, org_id, "admin").json()
+    key = create_key(owner, org_id, "admin").json()
     with http(live_server, key["api_key"]) as client:
         assert client.get(KEYS).status_code == 200  # now cached by the server
         response = owner.delete(f"{KEYS}{key['id']}")
@@ -437,7 +399,7 @@ def test_revoke_is_immediate_and_final(
 
 
 def test_a_key_may_revoke_itself(live_server: LiveServer, owner: httpx.Client, org_id: str) -> None:
-    key = create(owner, org_id, "admin").json()
+    key = create_key(owner, org_id, "admin").json()
     with http(live_server, key["api_key"]) as client:
         assert client.delete(f"{KEYS}{key['id']}").status_code == 200
         assert client.get(ME).status_code == 401
@@ -449,15 +411,8 @@ def test_a_key_may_revoke_itself(live_server: LiveServer, owner: httpx.Client, o
 @pytest.fixture()
 def fresh_server(live_server: LiveServer, tmp_path: Path) -> Iterator[LiveServer]:
     """A new install (same backend as ``live_server``) whose only owner key is the bootstrap one."""
-    db_name = None
-    database_url = None
-    if live_server.backend == "postgresql":
-        database_url, db_name = create_postgres_database()
-    server = start_server(tmp_path, database_url, live_server.backend)
-    yield server
-    server.stop()
-    if db_name:
-        drop_postgres_database(db_name)
+    with running_server(live_server.backend, tmp_path) as server:
+        yield server
 
 
 def test_the_last_owner_key_cannot_be_lost(fresh_server: LiveServer) -> None:
@@ -475,7 +430,7 @@ def test_the_last_owner_key_cannot_be_lost(fresh_server: LiveServer) -> None:
         # Renaming it is harmless.
         assert owner.patch(url, json={"name": "still the owner"}).status_code == 200
 
-        second = create(owner, org, "owner").json()
+        second = create_key(owner, org, "owner").json()
         assert owner.delete(url).status_code == 200
         assert owner.get(ME).status_code == 401
     with http(fresh_server, second["api_key"]) as new_owner:

@@ -2,84 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from PIL import Image as PILImage
-from sqlalchemy import select
 
-from pictograph.server import security
-from pictograph.server.db.engine import Database
-from pictograph.server.db.tables import ApiKey, Organization
 from tests.live_server import LiveServer
+from tests.server.helpers import add_key, developer_http, image_bytes, new_dataset, upload
 
-API = "/api/v1/developer"
 BATCH = "/batch/images"
-
-
-def http(server: LiveServer, key: str | None) -> httpx.Client:
-    headers = {"X-API-Key": key} if key else {}
-    return httpx.Client(base_url=server.base_url + API, headers=headers, timeout=30)
-
-
-def add_key(server: LiveServer, role: str, *, new_org: bool = False) -> str:
-    raw = f"pk_live_t_{role}_{uuid.uuid4().hex}"
-    db = Database(server.database_url or f"sqlite:///{server.data_dir / 'pictograph.db'}")
-    try:
-        with db.session() as session:
-            if new_org:
-                org = Organization(name="Other", slug=f"other-{uuid.uuid4().hex[:8]}")
-                session.add(org)
-                session.flush()
-                org_id = org.id
-            else:
-                org_id = session.scalar(
-                    select(ApiKey.organization_id).where(
-                        ApiKey.key_prefix == security.key_prefix(server.api_key)
-                    )
-                )
-            session.add(
-                ApiKey(
-                    organization_id=org_id,
-                    name=f"test {role}",
-                    role=role,
-                    rate_limit=100_000,
-                    key_prefix=security.key_prefix(raw),
-                    key_hash=security.hash_api_key(raw, 4),
-                )
-            )
-    finally:
-        db.dispose()
-    return raw
-
-
-def png(color: str = "red") -> bytes:
-    buffer = io.BytesIO()
-    PILImage.new("RGB", (32, 32), color).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def upload(
-    client: httpx.Client, dataset_id: str, filename: str, folder: str = "/", color: str = "red"
-) -> dict:
-    t = client.post(
-        "/images/upload-url",
-        json={"dataset_id": dataset_id, "filename": filename, "folder_path": folder},
-    ).json()
-    assert (
-        httpx.put(
-            t["upload_url"], content=png(color), headers={"Content-Type": "image/png"}
-        ).status_code
-        == 200
-    )
-    form = {"dataset_id": dataset_id, "filename": filename, "gcs_bucket": "local", "gcs_path": t["gcs_path"],
-            "gcs_uri": t["gcs_uri"], "folder_path": folder}  # fmt: skip
-    response = client.post("/images/register", data=form)
-    assert response.status_code == 201, response.text
-    return response.json()["image"]
 
 
 def meta(client: httpx.Client, image_id: str) -> dict:
@@ -106,17 +38,13 @@ def check_shape(body: dict) -> None:
 
 @pytest.fixture(scope="module")
 def owner(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with http(live_server, live_server.api_key) as client:
+    with developer_http(live_server, live_server.api_key) as client:
         yield client
 
 
 @pytest.fixture()
 def dataset(owner: httpx.Client) -> dict:
-    response = owner.post(
-        "/projects/", json={"name": f"batch-{uuid.uuid4().hex[:8]}", "classes": [{"name": "car"}]}
-    )
-    assert response.status_code == 201
-    return response.json()["project"]
+    return new_dataset(owner, classes=[{"name": "car"}])
 
 
 # ───────────── move ─────────────
@@ -137,7 +65,7 @@ def test_move(owner: httpx.Client, dataset: dict) -> None:
     assert body["affected_folders"] == ["/", "/in", "/sorted/cars"]
     assert meta(owner, a["id"])["virtual_folder_path"] == "/sorted/cars"
     # Bytes do not move.
-    assert owner.get(f"/images/{a['id']}").content == png()
+    assert owner.get(f"/images/{a['id']}").content == image_bytes()
 
 
 def test_move_name_clash_is_a_per_image_failure(owner: httpx.Client, dataset: dict) -> None:
@@ -184,7 +112,7 @@ def test_404_when_dataset_missing_or_no_id_matches(
         json={"dataset_name": dataset["name"], "image_ids": ["nope"], "updates": {"status": "new"}},
     )
     assert r.status_code == 404
-    with http(live_server, add_key(live_server, "owner", new_org=True)) as foreign:
+    with developer_http(live_server, add_key(live_server, "owner", new_org=True)) as foreign:
         assert (
             foreign.post(
                 f"{BATCH}/move", json={"dataset_name": dataset["name"], **body}
@@ -253,10 +181,10 @@ def test_copy_renames_and_starts_clean(
         source["height"],
         source["file_size"],
     )
-    assert owner.get(f"/images/{copy['id']}").content == png()
+    assert owner.get(f"/images/{copy['id']}").content == image_bytes()
     # Each copy owns its bytes: deleting the source for good leaves the copy readable.
     assert owner.delete(f"/images/{source['id']}", params={"permanent": "true"}).status_code == 200
-    assert owner.get(f"/images/{copy['id']}").content == png()
+    assert owner.get(f"/images/{copy['id']}").content == image_bytes()
 
 
 def test_copy_annotations_and_status(owner: httpx.Client, dataset: dict) -> None:
@@ -300,7 +228,7 @@ def test_copy_skip_and_overwrite(
     assert owner.get(f"/images/{existing['id']}/metadata").status_code == 404
     new = meta(owner, overwritten["created"][0]["image_id"])
     assert (new["filename"], new["virtual_folder_path"]) == ("pic.png", "/b")
-    assert owner.get(f"/images/{new['id']}").content == png("blue")
+    assert owner.get(f"/images/{new['id']}").content == image_bytes(color="blue")
     assert not (live_server.data_dir / "blobs" / old_key).exists()
 
     itself = owner.post(
@@ -351,12 +279,12 @@ def test_permanent_delete_needs_admin(
         for i in owner.get(f"/datasets/by-name/{dataset['name']}/download").json()["items"]
     )
     request = {"dataset_name": dataset["name"], "image_ids": [image["id"]], "permanent": True}
-    with http(live_server, add_key(live_server, "member")) as member:
+    with developer_http(live_server, add_key(live_server, "member")) as member:
         assert member.post(f"{BATCH}/delete", json=request).status_code == 403
         assert (
             member.post(f"{BATCH}/delete", json={**request, "permanent": False}).status_code == 200
         )
-    with http(live_server, add_key(live_server, "viewer")) as viewer:
+    with developer_http(live_server, add_key(live_server, "viewer")) as viewer:
         assert (
             viewer.post(f"{BATCH}/delete", json={**request, "permanent": False}).status_code == 403
         )
@@ -364,7 +292,7 @@ def test_permanent_delete_needs_admin(
             viewer.post(f"{BATCH}/move", json={**request, "target_folder_path": "/x"}).status_code
             == 403
         )
-    with http(live_server, add_key(live_server, "admin")) as admin:
+    with developer_http(live_server, add_key(live_server, "admin")) as admin:
         body = admin.post(f"{BATCH}/delete", json=request).json()
     assert body["success"] and body["processed"] == 1
     assert owner.get(f"/images/{image['id']}/metadata").status_code == 404

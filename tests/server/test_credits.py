@@ -12,17 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.live_server import (
-    LiveServer,
-    create_postgres_database,
-    drop_postgres_database,
-    start_server,
-)
+from tests.live_server import LiveServer, running_server
+from tests.server.helpers import ME, ROLES, http, parse_time
 
 BASE = "/api/v1/developer/credits"
-KEYS = "/api/v1/api-keys/"
-ME = "/api/v1/developer/organizations/me"
-ROLES = ("viewer", "member", "admin", "owner")
 ENTRY_FIELDS = {
     "id",
     "operation",
@@ -42,38 +35,6 @@ ESTIMATE_FIELDS = {
     "sufficient",
     "credits_remaining",
 }
-
-
-def http(server: LiveServer, key: str | None) -> httpx.Client:
-    headers = {"X-API-Key": key} if key else {}
-    return httpx.Client(base_url=server.base_url, headers=headers, timeout=30)
-
-
-def parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    assert moment.tzinfo is not None, f"{value} has no timezone"
-    return moment
-
-
-@pytest.fixture(scope="module")
-def owner(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with http(live_server, live_server.api_key) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def clients(live_server: LiveServer, owner: httpx.Client) -> Iterator[dict[str, httpx.Client]]:
-    org_id = owner.get(ME).json()["organization"]["id"]
-    made = {}
-    for role in ROLES:
-        response = owner.post(
-            KEYS, json={"organization_id": org_id, "name": f"credits-{role}", "role": role}
-        )
-        assert response.status_code == 201, response.text
-        made[role] = http(live_server, response.json()["api_key"])
-    yield made
-    for client in made.values():
-        client.close()
 
 
 def grant(client: httpx.Client, amount: Any, description: str | None = None) -> httpx.Response:
@@ -281,17 +242,10 @@ def test_credit_routes_need_a_key(live_server: LiveServer) -> None:
 
 @pytest.fixture()
 def small_allowance_server(live_server: LiveServer, tmp_path: Path) -> Iterator[LiveServer]:
-    db_name = None
-    database_url = None
-    if live_server.backend == "postgresql":
-        database_url, db_name = create_postgres_database()
-    server = start_server(
-        tmp_path, database_url, live_server.backend, PICTOGRAPH_DEFAULT_CREDIT_ALLOWANCE="500"
-    )
-    yield server
-    server.stop()
-    if db_name:
-        drop_postgres_database(db_name)
+    with running_server(
+        live_server.backend, tmp_path, PICTOGRAPH_DEFAULT_CREDIT_ALLOWANCE="500"
+    ) as server:
+        yield server
 
 
 def test_allowance_comes_from_the_setting(small_allowance_server: LiveServer) -> None:

@@ -8,63 +8,16 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.live_server import (
-    LiveServer,
-    create_postgres_database,
-    drop_postgres_database,
-    start_server,
-)
+from tests.live_server import LiveServer, running_server, start_server
+from tests.server.helpers import KEYS, ME, assert_envelope, http, new_key
 
-ME = "/api/v1/developer/organizations/me"
-KEYS = "/api/v1/api-keys/"
 BALANCE = "/api/v1/developer/credits/balance"
 GRANT = "/api/v1/developer/credits/grant"
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-
-
-def http(server: LiveServer, key: str | None, **headers: str) -> httpx.Client:
-    if key:
-        headers["X-API-Key"] = key
-    return httpx.Client(base_url=server.base_url, headers=headers, timeout=30)
-
-
-def assert_envelope(response: httpx.Response, status: int, error_code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert body["error_code"] == error_code
-    return body
-
-
-@pytest.fixture(scope="module")
-def owner(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with http(live_server, live_server.api_key) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def org_id(owner: httpx.Client) -> str:
-    return owner.get(ME).json()["organization"]["id"]
-
-
-def new_key(owner: httpx.Client, org_id: str, role: str = "member", **extra: Any) -> dict[str, Any]:
-    response = owner.post(
-        KEYS,
-        json={
-            "organization_id": org_id,
-            "name": f"gate-{uuid.uuid4().hex[:8]}",
-            "role": role,
-            **extra,
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 # ───────────── authentication ─────────────
@@ -181,17 +134,8 @@ def test_forbidden_responses_carry_rate_headers(
 @pytest.fixture()
 def free_server(live_server: LiveServer, tmp_path: Path) -> Iterator[LiveServer]:
     """A second install on the free tier (same backend as ``live_server``)."""
-    db_name = None
-    database_url = None
-    if live_server.backend == "postgresql":
-        database_url, db_name = create_postgres_database()
-    server = start_server(
-        tmp_path, database_url, live_server.backend, PICTOGRAPH_DEFAULT_TIER="free"
-    )
-    yield server
-    server.stop()
-    if db_name:
-        drop_postgres_database(db_name)
+    with running_server(live_server.backend, tmp_path, PICTOGRAPH_DEFAULT_TIER="free") as server:
+        yield server
 
 
 def test_over_the_limit_is_429(free_server: LiveServer) -> None:

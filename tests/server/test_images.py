@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -11,71 +10,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from PIL import Image as PILImage
 from sqlalchemy import select
 
 from pictograph.server import security
-from pictograph.server.db.engine import Database
-from pictograph.server.db.tables import ApiKey, Image, Organization
+from pictograph.server.db.tables import Image
 from tests.live_server import LiveServer, start_server
-
-API = "/api/v1/developer"
-
+from tests.server.helpers import API, add_key, database, developer_http, image_bytes, new_dataset
 
 # ───────────── helpers ─────────────
-
-
-def http(server: LiveServer, key: str | None) -> httpx.Client:
-    headers = {"X-API-Key": key} if key else {}
-    return httpx.Client(base_url=server.base_url + API, headers=headers, timeout=30)
-
-
-def database(server: LiveServer) -> Database:
-    return Database(server.database_url or f"sqlite:///{server.data_dir / 'pictograph.db'}")
-
-
-def add_key(server: LiveServer, role: str, *, new_org: bool = False) -> str:
-    """A key of ``role`` in the bootstrap organization, or the owner key of a new one."""
-    raw = f"pk_live_t_{role}_{uuid.uuid4().hex}"
-    db = database(server)
-    try:
-        with db.session() as session:
-            if new_org:
-                org = Organization(name="Other", slug=f"other-{uuid.uuid4().hex[:8]}")
-                session.add(org)
-                session.flush()
-                org_id = org.id
-            else:
-                org_id = session.scalar(
-                    select(ApiKey.organization_id).where(
-                        ApiKey.key_prefix == security.key_prefix(server.api_key)
-                    )
-                )
-            session.add(
-                ApiKey(
-                    organization_id=org_id,
-                    name=f"test {role}",
-                    role=role,
-                    rate_limit=100_000,
-                    key_prefix=security.key_prefix(raw),
-                    key_hash=security.hash_api_key(raw, 4),
-                )
-            )
-    finally:
-        db.dispose()
-    return raw
-
-
-def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (32, 32), color: str = "red") -> bytes:
-    buffer = io.BytesIO()
-    PILImage.new("RGB", size, color).save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
-def new_dataset(client: httpx.Client, **extra) -> dict:  # type: ignore[no-untyped-def]
-    response = client.post("/projects/", json={"name": f"img-{uuid.uuid4().hex[:10]}", **extra})
-    assert response.status_code == 201, response.text
-    return response.json()["project"]
 
 
 def ticket(
@@ -133,7 +75,7 @@ def count_rows(server: LiveServer, dataset_id: str) -> int:
 
 @pytest.fixture(scope="module")
 def owner(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with http(live_server, live_server.api_key) as client:
+    with developer_http(live_server, live_server.api_key) as client:
         yield client
 
 
@@ -472,7 +414,7 @@ def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
 
 
 def test_over_size_upload_is_413(small_server: LiveServer) -> None:
-    with http(small_server, small_server.api_key) as client:
+    with developer_http(small_server, small_server.api_key) as client:
         ds = new_dataset(client)
         t = ticket(client, ds["id"], "big.bmp").json()
         big = image_bytes("BMP", size=(64, 64))
@@ -555,7 +497,7 @@ def test_permanent_delete_frees_the_bytes(live_server: LiveServer, owner: httpx.
 
 def test_roles(live_server: LiveServer, owner: httpx.Client, dataset: dict) -> None:
     image = upload(owner, dataset["id"], f"r-{uuid.uuid4().hex[:6]}.png")
-    with http(live_server, add_key(live_server, "viewer")) as viewer:
+    with developer_http(live_server, add_key(live_server, "viewer")) as viewer:
         assert viewer.get(f"/images/{image['id']}/metadata").status_code == 200
         assert viewer.get(f"/images/{image['id']}").status_code == 200
         assert ticket(viewer, dataset["id"], "v.png").status_code == 403
@@ -563,12 +505,12 @@ def test_roles(live_server: LiveServer, owner: httpx.Client, dataset: dict) -> N
         assert (
             viewer.delete(f"/images/{image['id']}", params={"permanent": "true"}).status_code == 403
         )
-    with http(live_server, add_key(live_server, "member")) as member:
+    with developer_http(live_server, add_key(live_server, "member")) as member:
         mine = upload(member, dataset["id"], f"m-{uuid.uuid4().hex[:6]}.png")
         assert (
             member.delete(f"/images/{mine['id']}", params={"permanent": "true"}).status_code == 200
         )
-    with http(live_server, None) as anonymous:
+    with developer_http(live_server, None) as anonymous:
         assert anonymous.get(f"/images/{image['id']}/metadata").status_code == 401
         assert ticket(anonymous, dataset["id"], "x.png").status_code == 401
 
@@ -579,7 +521,7 @@ def test_other_organization_sees_404(
     image = upload(owner, dataset["id"], f"o-{uuid.uuid4().hex[:6]}.png")
     t = ticket(owner, dataset["id"], "theirs.png").json()
     httpx.put(t["upload_url"], content=image_bytes(), headers={"Content-Type": "image/png"})
-    with http(live_server, add_key(live_server, "owner", new_org=True)) as other:
+    with developer_http(live_server, add_key(live_server, "owner", new_org=True)) as other:
         assert other.get(f"/images/{image['id']}/metadata").status_code == 404
         assert other.get(f"/images/{image['id']}").status_code == 404
         assert (

@@ -11,15 +11,12 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from pictograph.server import security
-from pictograph.server.db.engine import Database
-from pictograph.server.db.tables import ApiKey, Invite, Organization
+from pictograph.server.db.tables import Invite
 from tests.live_server import LiveServer
+from tests.server.helpers import KEYS, ROLES, add_key, database, http, parse_time
 
 BASE = "/api/v1/developer/organizations"
-KEYS = "/api/v1/api-keys/"
 ACCEPT = "/api/v1/developer/invites/{token}/accept"
-ROLES = ("viewer", "member", "admin", "owner")
 PUBLISHED_ORG_FIELDS = {
     "id",
     "name",
@@ -49,51 +46,8 @@ INVITE_FIELDS = {
 }
 
 
-def http(server: LiveServer, key: str | None) -> httpx.Client:
-    headers = {"X-API-Key": key} if key else {}
-    return httpx.Client(base_url=server.base_url, headers=headers, timeout=30)
-
-
-def parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    assert moment.tzinfo is not None, f"{value} has no timezone"
-    return moment
-
-
-def database(server: LiveServer) -> Database:
-    return Database(server.database_url or f"sqlite:///{server.data_dir / 'pictograph.db'}")
-
-
 def email() -> str:
     return f"user-{uuid.uuid4().hex[:8]}@example.com"
-
-
-@pytest.fixture(scope="module")
-def owner(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with http(live_server, live_server.api_key) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def org_id(owner: httpx.Client) -> str:
-    return owner.get(f"{BASE}/me").json()["organization"]["id"]
-
-
-@pytest.fixture(scope="module")
-def clients(
-    live_server: LiveServer, owner: httpx.Client, org_id: str
-) -> Iterator[dict[str, httpx.Client]]:
-    """A client for a fresh key of every role."""
-    made = {}
-    for role in ROLES:
-        response = owner.post(
-            KEYS, json={"organization_id": org_id, "name": f"org-{role}", "role": role}
-        )
-        assert response.status_code == 201, response.text
-        made[role] = http(live_server, response.json()["api_key"])
-    yield made
-    for client in made.values():
-        client.close()
 
 
 def invite(
@@ -440,33 +394,18 @@ def test_pending_invite_past_expiry_reads_as_expired(
 
 def make_org(live_server: LiveServer, **fields: Any) -> str:
     """A further organization with its own owner key, written straight into the database."""
-    raw_key = "pk_live_other_org_" + uuid.uuid4().hex
-    db = database(live_server)
-    try:
-        with db.session() as session:
-            org = Organization(
-                name="Other",
-                slug=f"other-{uuid.uuid4().hex[:8]}",
-                subscription_tier="free",
-                credits_remaining=0,
-                credits_monthly_allowance=0,
-                **fields,
-            )
-            session.add(org)
-            session.flush()
-            session.add(
-                ApiKey(
-                    organization_id=org.id,
-                    name="other owner",
-                    role="owner",
-                    rate_limit=1000,
-                    key_prefix=security.key_prefix(raw_key),
-                    key_hash=security.hash_api_key(raw_key, 4),
-                )
-            )
-    finally:
-        db.dispose()
-    return raw_key
+    return add_key(
+        live_server,
+        "owner",
+        new_org=True,
+        org_fields={
+            "subscription_tier": "free",
+            "credits_remaining": 0,
+            "credits_monthly_allowance": 0,
+            **fields,
+        },
+        rate_limit=1000,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -2,97 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
 
 import httpx
 import pytest
-from PIL import Image as PILImage
-from sqlalchemy import select
 
-from pictograph.server import security
-from pictograph.server.db.engine import Database
-from pictograph.server.db.tables import ApiKey, Organization
 from tests.live_server import LiveServer
+from tests.server.helpers import API, add_key, dataset_name, developer_http, parse_time, upload
 
-API = "/api/v1/developer"
 PROJECT_KEYS = {
     "id", "organization_id", "name", "description", "annotation_types", "classes", "image_count",
     "completed_image_count", "total_size", "archived_images", "created_at", "updated_at",
 }  # fmt: skip
-
-
-def http(server: LiveServer, key: str | None) -> httpx.Client:
-    headers = {"X-API-Key": key} if key else {}
-    return httpx.Client(base_url=server.base_url + API, headers=headers, timeout=30)
-
-
-def add_key(server: LiveServer, role: str, *, new_org: bool = False) -> str:
-    raw = f"pk_live_t_{role}_{uuid.uuid4().hex}"
-    db = Database(server.database_url or f"sqlite:///{server.data_dir / 'pictograph.db'}")
-    try:
-        with db.session() as session:
-            if new_org:
-                org = Organization(name="Other", slug=f"other-{uuid.uuid4().hex[:8]}")
-                session.add(org)
-                session.flush()
-                org_id = org.id
-            else:
-                org_id = session.scalar(
-                    select(ApiKey.organization_id).where(
-                        ApiKey.key_prefix == security.key_prefix(server.api_key)
-                    )
-                )
-            session.add(
-                ApiKey(
-                    organization_id=org_id,
-                    name=f"test {role}",
-                    role=role,
-                    rate_limit=100_000,
-                    key_prefix=security.key_prefix(raw),
-                    key_hash=security.hash_api_key(raw, 4),
-                )
-            )
-    finally:
-        db.dispose()
-    return raw
-
-
-def png(size: tuple[int, int] = (32, 32)) -> bytes:
-    buffer = io.BytesIO()
-    PILImage.new("RGB", size, "blue").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def upload(
-    client: httpx.Client, dataset_id: str, filename: str | None = None, folder: str = "/"
-) -> dict:
-    filename = filename or f"{uuid.uuid4().hex[:8]}.png"
-    t = client.post(
-        "/images/upload-url",
-        json={"dataset_id": dataset_id, "filename": filename, "folder_path": folder},
-    ).json()
-    assert (
-        httpx.put(t["upload_url"], content=png(), headers={"Content-Type": "image/png"}).status_code
-        == 200
-    )
-    form = {"dataset_id": dataset_id, "filename": filename, "gcs_bucket": "local", "gcs_path": t["gcs_path"],
-            "gcs_uri": t["gcs_uri"], "folder_path": folder}  # fmt: skip
-    response = client.post("/images/register", data=form)
-    assert response.status_code == 201, response.text
-    return response.json()["image"]
-
-
-def name() -> str:
-    return f"ds-{uuid.uuid4().hex[:10]}"
-
-
-def aware(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    assert moment.tzinfo is not None, value
-    return moment
 
 
 def bbox(label: str, ident: str | None = None) -> dict:
@@ -102,12 +24,12 @@ def bbox(label: str, ident: str | None = None) -> dict:
 
 @pytest.fixture(scope="module")
 def owner(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with http(live_server, live_server.api_key) as client:
+    with developer_http(live_server, live_server.api_key) as client:
         yield client
 
 
 def create(client: httpx.Client, **body) -> httpx.Response:  # type: ignore[no-untyped-def]
-    return client.post("/projects/", json={"name": name(), **body})
+    return client.post("/projects/", json={"name": dataset_name(), **body})
 
 
 # ───────────── create / get / list ─────────────
@@ -133,7 +55,7 @@ def test_create_with_defaults_then_get_by_name_and_id(owner: httpx.Client) -> No
         project["total_size"],
         project["archived_images"],
     ) == (0, 0, 0, 0)
-    aware(project["created_at"])
+    parse_time(project["created_at"])
 
     by_name = owner.get(f"/projects/{project['name']}").json()["project"]
     assert by_name == project
@@ -175,7 +97,7 @@ def test_duplicate_name_is_409(owner: httpx.Client) -> None:
     ],
 )
 def test_create_rejects_invalid_fields(owner: httpx.Client, body: dict, loc: list) -> None:  # type: ignore[type-arg]
-    response = owner.post("/projects/", json={"name": name(), **body})
+    response = owner.post("/projects/", json={"name": dataset_name(), **body})
     assert response.status_code == 422, response.text
     assert loc in [e["loc"] for e in response.json()["errors"]]
 
@@ -215,7 +137,7 @@ def test_lists_page_with_total(owner: httpx.Client) -> None:
 
 
 def test_unknown_names_are_404(owner: httpx.Client) -> None:
-    missing = name()
+    missing = dataset_name()
     for response in (
         owner.get("/projects/a%00b"),
         owner.get("/datasets/by-name/a%00b"),
@@ -251,7 +173,7 @@ def test_counters_and_embedded_images(owner: httpx.Client) -> None:
     assert (
         first["status"] == "complete" and first["annotation_count"] == 1 and first["annotation_url"]
     )
-    aware(first["created_at"])
+    parse_time(first["created_at"])
     page = owner.get(
         f"/datasets/by-name/{project['name']}",
         params={"include_images": "true", "images_limit": 1, "images_offset": 1},
@@ -319,7 +241,7 @@ def test_download_listing_modes_and_status_filter(owner: httpx.Client) -> None:
 
 def test_update_fields(owner: httpx.Client) -> None:
     project = create(owner).json()["project"]
-    renamed = name()
+    renamed = dataset_name()
     response = owner.patch(
         f"/projects/{project['name']}",
         json={"name": renamed, "description": "new", "annotation_types": ["polygon"]},
@@ -331,7 +253,7 @@ def test_update_fields(owner: httpx.Client) -> None:
         "new",
         ["polygon"],
     )
-    assert updated["id"] == project["id"] and aware(updated["updated_at"]) >= aware(
+    assert updated["id"] == project["id"] and parse_time(updated["updated_at"]) >= parse_time(
         project["updated_at"]
     )
     assert owner.get(f"/projects/{project['name']}").status_code == 404
@@ -427,9 +349,9 @@ def test_delete_needs_admin_and_removes_everything(
     ]
     assert keys and all((live_server.data_dir / "blobs" / key).exists() for key in keys)
 
-    with http(live_server, add_key(live_server, "member")) as member:
+    with developer_http(live_server, add_key(live_server, "member")) as member:
         assert member.delete(f"/projects/{project['name']}").status_code == 403
-    with http(live_server, add_key(live_server, "admin")) as admin:
+    with developer_http(live_server, add_key(live_server, "admin")) as admin:
         response = admin.delete(f"/projects/{project['name']}")
     assert response.status_code == 200, response.text
     deleted = response.json()["deleted"]
@@ -446,28 +368,28 @@ def test_delete_needs_admin_and_removes_everything(
 
 def test_viewer_reads_member_writes(live_server: LiveServer, owner: httpx.Client) -> None:
     project = create(owner).json()["project"]
-    with http(live_server, add_key(live_server, "viewer")) as viewer:
+    with developer_http(live_server, add_key(live_server, "viewer")) as viewer:
         assert viewer.get(f"/projects/{project['name']}").status_code == 200
         assert viewer.get("/datasets/").status_code == 200
-        assert viewer.post("/projects/", json={"name": name()}).status_code == 403
+        assert viewer.post("/projects/", json={"name": dataset_name()}).status_code == 403
         assert (
             viewer.patch(f"/projects/{project['name']}", json={"description": "x"}).status_code
             == 403
         )
         assert viewer.delete(f"/projects/{project['name']}").status_code == 403
-    with http(live_server, add_key(live_server, "member")) as member:
-        assert member.post("/projects/", json={"name": name()}).status_code == 201
+    with developer_http(live_server, add_key(live_server, "member")) as member:
+        assert member.post("/projects/", json={"name": dataset_name()}).status_code == 201
         assert (
             member.patch(f"/projects/{project['name']}", json={"description": "x"}).status_code
             == 200
         )
-    with http(live_server, None) as anonymous:
+    with developer_http(live_server, None) as anonymous:
         assert anonymous.get("/datasets/").status_code == 401
 
 
 def test_organizations_are_isolated(live_server: LiveServer, owner: httpx.Client) -> None:
     ours = create(owner).json()["project"]
-    with http(live_server, add_key(live_server, "owner", new_org=True)) as other:
+    with developer_http(live_server, add_key(live_server, "owner", new_org=True)) as other:
         assert other.get(f"/projects/{ours['name']}").status_code == 404
         assert other.get(f"/datasets/by-name/{ours['name']}").status_code == 404
         assert other.get(f"/datasets/{ours['id']}").status_code == 404

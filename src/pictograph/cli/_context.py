@@ -42,6 +42,8 @@ JsonOption = Annotated[
     bool,
     typer.Option("--json", help="Print JSON (model_dump(mode='json')) instead of a table."),
 ]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+ImageIdArgument = Annotated[str, typer.Argument(help="Image id.", show_default=False)]
 
 
 @dataclass(frozen=True)

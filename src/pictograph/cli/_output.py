@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import typer
 from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.markup import escape
@@ -27,12 +28,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from pictograph.client.resources.datasets import ProgressCallback
 from pictograph.exceptions import RateLimitError
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ProgressCallback = Callable[[int, int, "str | None"], None]
 
 
 def to_json(value: Any) -> Any:
@@ -115,6 +115,13 @@ def print_result(value: Any, *, as_json: bool, render: Callable[[Any], None]) ->
         print_json(value)
     else:
         render(value)
+
+
+def confirm(question: str, *, assume_yes: bool) -> None:
+    """Ask ``question`` on stderr, so stdout stays a clean result; "no" aborts (exit 1).
+    ``--yes`` (``assume_yes``) skips the question, for scripts."""
+    if not assume_yes:
+        typer.confirm(question, abort=True, err=True)
 
 
 def success(message: str) -> None:

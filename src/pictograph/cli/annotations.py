@@ -10,14 +10,20 @@ import pydantic
 import typer
 
 from pictograph.cli import _output
-from pictograph.cli._context import ApiKeyOption, BaseUrlOption, JsonOption, Session
+from pictograph.cli._context import (
+    ApiKeyOption,
+    BaseUrlOption,
+    ImageIdArgument,
+    JsonOption,
+    Session,
+    YesOption,
+)
 from pictograph.models.annotation import ANNOTATION_LIST
 
 app = typer.Typer(
     no_args_is_help=True, help="Read, replace and clear the annotations of one image."
 )
 
-ImageIdArgument = Annotated[str, typer.Argument(help="Image id.", show_default=False)]
 EXIT_BAD_INPUT = 2
 
 
@@ -125,7 +131,7 @@ def save(
 def delete(
     ctx: typer.Context,
     image_id: ImageIdArgument,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     json_output: JsonOption = False,
@@ -133,8 +139,7 @@ def delete(
     """Remove every annotation from an image (asks first)."""
     cli = Session(ctx, api_key, base_url, json_output)
     client = cli.client
-    if not yes:
-        typer.confirm(f"Delete all annotations on image {image_id}?", abort=True, err=True)
+    _output.confirm(f"Delete all annotations on image {image_id}?", assume_yes=yes)
     result = client.annotations.delete(image_id)
     _output.print_result(
         result,

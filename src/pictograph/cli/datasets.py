@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from pictograph.cli import _output
-from pictograph.cli._context import ApiKeyOption, BaseUrlOption, JsonOption, Session
+from pictograph.cli._context import ApiKeyOption, BaseUrlOption, JsonOption, Session, YesOption
 from pictograph.cli._output import Column
 from pictograph.models.annotation import ANNOTATION_TYPES
 
@@ -161,7 +161,7 @@ def create_dataset(
 def delete_dataset(
     ctx: typer.Context,
     name: NameArgument,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     json_output: JsonOption = False,
@@ -169,12 +169,10 @@ def delete_dataset(
     """Permanently delete a dataset with all its images and annotations (asks first)."""
     cli = Session(ctx, api_key, base_url, json_output)
     client = cli.client
-    if not yes:
-        typer.confirm(
-            f"Permanently delete dataset {name!r} with all its images and annotations?",
-            abort=True,
-            err=True,
-        )
+    _output.confirm(
+        f"Permanently delete dataset {name!r} with all its images and annotations?",
+        assume_yes=yes,
+    )
     result = client.projects.delete(name)
     summary = {"name": name, "deleted": True, **(_output.to_json(result) or {})}
     _output.print_result(

@@ -9,15 +9,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pictograph.cli import _output
-from pictograph.cli._context import ApiKeyOption, BaseUrlOption, JsonOption, Session
+from pictograph.cli._context import (
+    ApiKeyOption,
+    BaseUrlOption,
+    ImageIdArgument,
+    JsonOption,
+    Session,
+    YesOption,
+)
 from pictograph.exceptions import PictographError
 
 if TYPE_CHECKING:
     from pictograph import Client
 
 app = typer.Typer(no_args_is_help=True, help="Upload, download and delete single images.")
-
-ImageIdArgument = Annotated[str, typer.Argument(help="Image id.", show_default=False)]
 
 
 @dataclass
@@ -157,7 +162,7 @@ def download(
 def delete(
     ctx: typer.Context,
     image_id: ImageIdArgument,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
     permanent: Annotated[
         bool,
         typer.Option(
@@ -171,9 +176,8 @@ def delete(
     """Archive an image (recoverable), or delete it permanently with --permanent."""
     cli = Session(ctx, api_key, base_url, json_output)
     client = cli.client
-    if not yes:
-        action = "Permanently delete" if permanent else "Archive"
-        typer.confirm(f"{action} image {image_id}?", abort=True, err=True)
+    action = "Permanently delete" if permanent else "Archive"
+    _output.confirm(f"{action} image {image_id}?", assume_yes=yes)
     client.images.delete(image_id, permanent=permanent)
     result = {"image_id": image_id, "deleted": True, "permanent": permanent}
     _output.print_result(

@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from pictograph.models.image import ImageFields
 from pictograph.models.project import ProjectClass
 
 DatasetClass = ProjectClass
+DownloadMode = Literal["full", "images_only", "annotations_only"]
+"""What a dataset download fetches: images and annotation files, or one of the two."""
+DOWNLOAD_MODES: tuple[str, ...] = get_args(DownloadMode)
 
 
-class DatasetImage(BaseModel):
+class DatasetImage(ImageFields):
     """An image summary embedded in a dataset fetched with ``include_images=True``."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    id: str
-    filename: str
-    status: str = "new"
-    annotation_count: int = 0
-    file_size: int = 0
-    width: int | None = Field(default=None, validation_alias=AliasChoices("width", "image_width"))
-    height: int | None = Field(
-        default=None, validation_alias=AliasChoices("height", "image_height")
-    )
-    mime_type: str | None = None
-    dataset_id: str | None = None
-    virtual_folder_path: str | None = Field(
-        default=None, validation_alias=AliasChoices("virtual_folder_path", "folder_path")
-    )
-    is_archived: bool = False
-    image_url: str | None = None
-    thumbnail_url: str | None = None
-    annotation_url: str | None = None
-    created_at: datetime | None = None
 
 
 class Dataset(BaseModel):

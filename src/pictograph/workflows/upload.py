@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pictograph.client.resources.images import SUPPORTED_EXTENSIONS
+from pictograph.client.resources.datasets import ProgressCallback
 from pictograph.exceptions import ConflictError, NotFoundError, PictographError
+from pictograph.models.image import SUPPORTED_EXTENSIONS
 
 if TYPE_CHECKING:
     from pictograph.client import Client
 
-ProgressCallback = Callable[[int, int, "str | None"], None]
 _EXISTING_PAGE = 10000
 """Image summaries fetched per call when listing what the dataset already holds."""
 

@@ -14,11 +14,10 @@ from urllib.parse import urlsplit
 from pictograph.client._pager import OffsetPager
 from pictograph.client.resources import Resource, path_segment
 from pictograph.exceptions import PictographError, ValidationError
-from pictograph.models.dataset import Dataset
+from pictograph.models.dataset import DOWNLOAD_MODES, Dataset, DownloadMode
 
-DownloadMode = Literal["full", "images_only", "annotations_only"]
-DOWNLOAD_MODES: tuple[str, ...] = ("full", "images_only", "annotations_only")
 ProgressCallback = Callable[[int, int, "str | None"], None]
+"""``progress(done, total, name)``: called once per file by bulk downloads and uploads."""
 
 _PATH = "/api/v1/developer/datasets/"
 _DOWNLOAD_PAGE = 10000

@@ -14,23 +14,10 @@ from PIL import UnidentifiedImageError
 
 from pictograph.client.resources import Resource, path_segment
 from pictograph.exceptions import ConflictError, ValidationError
-from pictograph.models.image import Image
+from pictograph.models.image import CONTENT_TYPES, SUPPORTED_EXTENSIONS, Image
 
 _PATH = "/api/v1/developer/images"
 
-CONTENT_TYPES: dict[str, str] = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".webp": "image/webp",
-    ".bmp": "image/bmp",
-    ".tif": "image/tiff",
-    ".tiff": "image/tiff",
-    ".gif": "image/gif",
-    ".heic": "image/heic",
-}
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(CONTENT_TYPES)
-"""Lower-case suffixes the server accepts; anything else is refused before any request."""
 _DECODED_BY_SERVER = frozenset({".heic"})
 """Formats Pillow cannot read without a plugin the base install lacks; the server converts them."""
 

@@ -23,6 +23,7 @@ from pictograph.server.db.tables import ApiKey, Organization, as_utc
 from pictograph.server.errors import Conflict, Forbidden, Invalid, NotFound
 from pictograph.server.ratelimit import tier_limit
 from pictograph.server.roles import RANK, check_role_name, require, require_can_grant
+from pictograph.server.services.lookup import find_owned
 
 UPDATABLE = ("name", "role", "expires_at", "rate_limit", "is_active")
 
@@ -58,15 +59,14 @@ def _own_org(session: Session, principal: Principal, organization_id: str | None
 
 
 def _key(session: Session, principal: Principal, key_id: str, *, lock: bool = False) -> ApiKey:
-    query = select(ApiKey).where(
-        ApiKey.id == key_id, ApiKey.organization_id == principal.organization_id
+    return find_owned(
+        session,
+        principal,
+        ApiKey,
+        ApiKey.id == key_id,
+        missing=f"API key {key_id} not found",
+        lock=lock,
     )
-    if lock:
-        query = query.with_for_update()
-    key = session.scalar(query)
-    if key is None:
-        raise NotFound(f"API key {key_id} not found")
-    return key
 
 
 def _check_expiry(expires_at: datetime | None) -> datetime | None:

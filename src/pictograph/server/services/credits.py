@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pictograph.server.db.tables import CreditLedgerEntry, Organization, as_utc
-from pictograph.server.errors import Invalid, NotFound, PaymentRequired
+from pictograph.server.db.tables import CreditLedgerEntry, as_utc
+from pictograph.server.errors import Invalid, PaymentRequired
 from pictograph.server.roles import require
+from pictograph.server.services.lookup import locked_organization
 
 UPGRADE_URL = "https://pictograph.io/settings/billing"
 RECENT_ENTRIES = 20
@@ -54,15 +55,6 @@ def next_reset(after: datetime) -> datetime:
     return datetime(year, month, 1, tzinfo=timezone.utc)
 
 
-def _locked_org(session: Session, organization_id: str) -> Organization:
-    org = session.scalar(
-        select(Organization).where(Organization.id == organization_id).with_for_update()
-    )
-    if org is None:
-        raise NotFound("Organization not found")
-    return org
-
-
 def record(
     session: Session,
     organization_id: str,
@@ -72,7 +64,7 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> CreditLedgerEntry:
     """Add one signed entry and move the balance with it."""
-    org = _locked_org(session, organization_id)
+    org = locked_organization(session, organization_id)
     org.credits_remaining += amount
     entry = CreditLedgerEntry(
         organization_id=organization_id,
@@ -91,7 +83,7 @@ def charge(session: Session, organization_id: str, operation: str, quantity: int
     """Debit the cost of an operation, or raise 402 without writing anything."""
     renew_allowance(session, organization_id)
     _, _, _, total = cost_of(operation, quantity)
-    org = _locked_org(session, organization_id)
+    org = locked_organization(session, organization_id)
     if org.credits_remaining < total:
         raise PaymentRequired(
             f"Insufficient credits: {operation} needs {total}, {org.credits_remaining} remaining",
@@ -106,7 +98,7 @@ def charge(session: Session, organization_id: str, operation: str, quantity: int
 def renew_allowance(session: Session, organization_id: str, now: datetime | None = None) -> None:
     """At a month boundary, top the balance back up to the monthly allowance (never down)."""
     now = now or datetime.now(timezone.utc)
-    org = _locked_org(session, organization_id)
+    org = locked_organization(session, organization_id)
     if org.credits_reset_at is not None and as_utc(org.credits_reset_at) > now:
         return
     shortfall = org.credits_monthly_allowance - org.credits_remaining
@@ -117,7 +109,7 @@ def renew_allowance(session: Session, organization_id: str, now: datetime | None
 
 def balance(session: Session, organization_id: str) -> dict[str, Any]:
     renew_allowance(session, organization_id)
-    org = _locked_org(session, organization_id)
+    org = locked_organization(session, organization_id)
     recent = history(session, organization_id, RECENT_ENTRIES, 0)
     return {
         "credits_remaining": org.credits_remaining,
@@ -177,7 +169,7 @@ def count_history(session: Session, organization_id: str) -> int:
 def estimate(session: Session, organization_id: str, operation: str, quantity: int) -> dict[str, Any]:
     per_unit, unit, minimum, total = cost_of(operation, quantity)
     renew_allowance(session, organization_id)
-    remaining = _locked_org(session, organization_id).credits_remaining
+    remaining = locked_organization(session, organization_id).credits_remaining
     return {
         "operation": operation,
         "credits_per_unit": per_unit,

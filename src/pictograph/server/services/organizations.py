@@ -17,11 +17,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from pictograph.server.auth import Principal
-from pictograph.server.db.tables import Invite, Membership, Organization, User, as_utc
+from pictograph.server.db.tables import Invite, Membership, User, as_utc
 from pictograph.server.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from pictograph.server.roles import RANK, check_role_name, require, require_can_grant
 from pictograph.server.security import fingerprint
 from pictograph.server.services import credits
+from pictograph.server.services.lookup import find_owned, locked_organization
 
 INVITE_ROLES = ("admin", "member", "viewer")
 INVITE_STATUSES = ("pending", "accepted", "revoked", "expired")
@@ -43,15 +44,6 @@ class SeatLimitReached(ServiceError):
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _locked_org(session: Session, organization_id: str) -> Organization:
-    org = session.scalar(
-        select(Organization).where(Organization.id == organization_id).with_for_update()
-    )
-    if org is None:
-        raise NotFound("Organization not found")
-    return org
 
 
 # ───────────── organization ─────────────
@@ -84,7 +76,7 @@ def _counts(session: Session, organization_id: str) -> tuple[int, int]:
 def get_organization(session: Session, principal: Principal) -> dict[str, Any]:
     """The caller's organization with its credit state and denormalized counts."""
     credits.renew_allowance(session, principal.organization_id)
-    org = _locked_org(session, principal.organization_id)
+    org = locked_organization(session, principal.organization_id)
     members, pending = _counts(session, org.id)
     return {
         "id": org.id,
@@ -176,7 +168,7 @@ def update_member_role(
 ) -> dict[str, Any]:
     require(principal.role, "admin", "Changing a member's role")
     check_role_name(role, ["role"])
-    _locked_org(session, principal.organization_id)
+    locked_organization(session, principal.organization_id)
     member, user = _member(session, principal.organization_id, member_id)
     _check_can_manage(principal, member, "change the role of")
     require_can_grant(principal.role, role)
@@ -193,7 +185,7 @@ def update_member_role(
 
 def remove_member(session: Session, principal: Principal, member_id: str) -> dict[str, Any]:
     require(principal.role, "admin", "Removing a member")
-    _locked_org(session, principal.organization_id)
+    locked_organization(session, principal.organization_id)
     member, user = _member(session, principal.organization_id, member_id)
     _check_can_manage(principal, member, "remove")
     if member.role == "owner" and _owner_count(session, member.organization_id) <= 1:
@@ -289,7 +281,7 @@ def create_invite(
             f"expires_in_days must be between 1 and {MAX_INVITE_DAYS}", loc=["expires_in_days"]
         )
 
-    org = _locked_org(session, principal.organization_id)
+    org = locked_organization(session, principal.organization_id)
     now = _now()
     already_member = session.scalar(
         select(Membership.id)
@@ -334,13 +326,14 @@ def create_invite(
 def revoke_invite(session: Session, principal: Principal, invite_id: str) -> dict[str, Any]:
     """Revoke a pending invite; revoking a revoked one again is a no-op."""
     require(principal.role, "admin", "Revoking an invite")
-    invite = session.scalar(
-        select(Invite)
-        .where(Invite.id == invite_id, Invite.organization_id == principal.organization_id)
-        .with_for_update()
+    invite = find_owned(
+        session,
+        principal,
+        Invite,
+        Invite.id == invite_id,
+        missing=f"Invite {invite_id} not found",
+        lock=True,
     )
-    if invite is None:
-        raise NotFound(f"Invite {invite_id} not found")
     now = _now()
     status = _invite_status(invite, now)
     if status not in ("pending", "revoked"):
@@ -365,7 +358,7 @@ def accept_invite(session: Session, token: str, full_name: str | None) -> dict[s
     if invite is None or _invite_status(invite, now) != "pending":
         # Revoked, expired, used and unknown tokens read the same: the URL no longer works.
         raise NotFound("Invite not found, or no longer valid")
-    _locked_org(session, invite.organization_id)
+    locked_organization(session, invite.organization_id)
     user = session.scalar(select(User).where(func.lower(User.email) == invite.email))
     if user is None:
         user = User(email=invite.email, full_name=full_name)
