@@ -17,7 +17,9 @@ from pictograph.cli._context import ApiKeyOption, BaseUrlOption, GlobalOptions, 
 from pictograph.cli.annotations import app as annotations_app
 from pictograph.cli.credits import app as credits_app
 from pictograph.cli.datasets import app as datasets_app
+from pictograph.cli.export import export
 from pictograph.cli.images import app as images_app
+from pictograph.cli.import_ import import_command
 from pictograph.cli.init import init
 from pictograph.cli.login import login
 from pictograph.cli.server import app as server_app
@@ -66,6 +68,8 @@ app = typer.Typer(
 )
 app.command("login")(login)
 app.command("init")(init)
+app.command("export")(export)
+app.command("import")(import_command)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(images_app, name="images")
 app.add_typer(annotations_app, name="annotations")

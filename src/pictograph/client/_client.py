@@ -9,9 +9,12 @@ from pictograph.client._transport import Transport
 from pictograph.client.resources.annotations import Annotations
 from pictograph.client.resources.api_keys import ApiKeys
 from pictograph.client.resources.batch import Batch
+from pictograph.client.resources.connectors import Connectors
 from pictograph.client.resources.credits import Credits
 from pictograph.client.resources.datasets import Datasets
+from pictograph.client.resources.exports import Exports
 from pictograph.client.resources.images import Images
+from pictograph.client.resources.imports import Imports
 from pictograph.client.resources.organizations import Organizations
 from pictograph.client.resources.projects import Projects
 from pictograph.config_file import FileConfig, load_config
@@ -79,6 +82,9 @@ class Client:
         self.organizations = Organizations(self._transport)
         self.api_keys = ApiKeys(self._transport)
         self.credits = Credits(self._transport)
+        self.connectors = Connectors(self._transport)
+        self.imports = Imports(self._transport)
+        self.exports = Exports(self._transport)
 
     def close(self) -> None:
         """Release the connection pools; the client is unusable afterwards."""

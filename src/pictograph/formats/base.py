@@ -50,7 +50,7 @@ class ExportImage:
     @property
     def relative_path(self) -> str:
         """``<folder>/<filename>`` without a leading slash: unique within a dataset."""
-        return str(PurePosixPath(self.folder.strip("/")) / self.filename).lstrip("./") or self.filename
+        return str(PurePosixPath(self.folder.strip("/")) / self.filename)
 
 
 class ArchiveWriter:

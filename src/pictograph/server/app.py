@@ -42,12 +42,18 @@ ROUTERS: list[tuple[str, str]] = [
     ("batch", API_PREFIX),
     ("organizations", API_PREFIX),
     ("credits", API_PREFIX),
+    ("exports", API_PREFIX),
+    ("imports", API_PREFIX),
+    ("connectors", API_PREFIX),
     ("api_keys", "/api/v1"),
 ]
 
 
 # Modules whose import registers job handlers (pictograph.server.jobs.handler).
-JOB_HANDLER_MODULES: list[str] = []
+JOB_HANDLER_MODULES: list[str] = [
+    "pictograph.server.jobs.export_job",
+    "pictograph.server.jobs.import_job",
+]
 
 
 def build_context(settings: Settings) -> ServerContext:

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     """When set, rate-limit windows live in Redis so several API replicas share them."""
     max_upload_bytes: int = 50 * 1024 * 1024
+    import_max_bytes: int = 10 * 1024**3
+    """Largest import archive (ZIP upload or remote export) accepted; bigger is 413."""
+    import_roots: str = ""
+    """os.pathsep-separated directories whose folders may be imported in place by path; empty: none (403)."""
+    v7_base_url: str = "https://darwin.v7labs.com/api"
+    roboflow_base_url: str = "https://api.roboflow.com"
     signed_url_ttl_seconds: int = 3600
     bcrypt_rounds: int = 12
     idempotency_ttl_seconds: int = 24 * 3600

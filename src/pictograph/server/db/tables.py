@@ -247,3 +247,41 @@ class JobItem(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Exports and downloads read a dataset's images oldest first; this index serves that order
+# (and the keyset pages an export walks) without sorting the dataset.
+Index("ix_images_project_created", Image.project_id, Image.created_at, Image.id)
+
+
+class Export(Base):
+    """A dataset export: a ZIP in the blob store built by a durable job of kind ``export``.
+
+    ``status`` is pending → processing → completed | failed; ``blob_key`` is set once the
+    ZIP is in place. Names are unique within a dataset.
+    """
+
+    __tablename__ = "exports"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    format: Mapped[str] = mapped_column(String(20))
+    include_images: Mapped[bool] = mapped_column(Boolean, default=False)
+    class_filter: Mapped[list[str] | None] = mapped_column(JsonType)
+    status_filter: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    blob_key: Mapped[str | None] = mapped_column(String(512))
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    image_count: Mapped[int | None] = mapped_column(Integer)
+    annotation_count: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    completed_at: Mapped[datetime | None]

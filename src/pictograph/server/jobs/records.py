@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pictograph.server.db.tables import Job, as_utc
@@ -44,12 +44,23 @@ def get_job(session: Session, organization_id: str, job_id: str, kind: str | Non
 
 
 def request_cancel(session: Session, job: Job) -> Job:
-    """Cancel a pending job at once; ask a running one to stop at its next item."""
-    if job.status == "pending":
-        job.status = "cancelled"
-        job.finished_at = datetime.now(timezone.utc)
-    elif job.status == "running":
-        job.cancel_requested = True
+    """Cancel a pending job at once; ask a running one to stop at its next item.
+
+    Both are conditional updates, so a worker claiming the job at the same moment either
+    sees it cancelled or is asked to stop: the cancel is never lost.
+    """
+    now = datetime.now(timezone.utc)
+    cancelled = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status == "pending")
+        .values(status="cancelled", finished_at=now)
+        .returning(Job.id)
+    ).first()
+    if cancelled is None:
+        session.execute(
+            update(Job).where(Job.id == job.id, Job.status == "running").values(cancel_requested=True)
+        )
+    session.refresh(job)
     return job
 
 

@@ -20,12 +20,13 @@ from typing import Any
 
 from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from pictograph.server.auth import Principal
-from pictograph.server.db.tables import Image, Project, as_utc, utcnow
+from pictograph.server.db.tables import Export, Image, Project, as_utc, utcnow
 from pictograph.server.errors import Conflict, Invalid, NotFound
 from pictograph.server.roles import require
+from pictograph.server.services.lookup import find_owned
 
 PROJECT_ANNOTATION_TYPES: tuple[str, ...] = ("bbox", "box", "polygon", "polyline", "keypoint")
 DEFAULT_ANNOTATION_TYPES: list[str] = ["bbox"]
@@ -227,33 +228,29 @@ def _error(loc: list[Any], msg: str, kind: str = "value_error") -> dict[str, Any
 def find_by_name(
     session: Session, principal: Principal, name: str, *, lock: bool = False
 ) -> Project:
-    if not isinstance(name, str) or has_nul(name):
-        raise NotFound(f"Dataset {name!r} not found")
-    query = select(Project).where(
-        Project.organization_id == principal.organization_id, Project.name == name
-    )
-    if lock:
-        query = query.with_for_update()
-    project = session.scalar(query)
-    if project is None:
-        raise NotFound(f"Dataset {name!r} not found")
-    return project
+    return _find_project(session, principal, Project.name, name, lock=lock)
 
 
 def find_by_id(
     session: Session, principal: Principal, project_id: str, *, lock: bool = False
 ) -> Project:
-    if not isinstance(project_id, str) or has_nul(project_id):
-        raise NotFound(f"Dataset {project_id!r} not found")
-    query = select(Project).where(
-        Project.organization_id == principal.organization_id, Project.id == project_id
-    )
-    if lock:
-        query = query.with_for_update()
-    project = session.scalar(query)
-    if project is None:
-        raise NotFound(f"Dataset {project_id!r} not found")
-    return project
+    return _find_project(session, principal, Project.id, project_id, lock=lock)
+
+
+def _find_project(
+    session: Session,
+    principal: Principal,
+    column: InstrumentedAttribute[str],
+    value: Any,
+    *,
+    lock: bool,
+) -> Project:
+    """The caller's dataset whose ``column`` equals ``value``; a value no row can hold
+    (not a string, or with a NUL, which PostgreSQL refuses) is simply not found."""
+    missing = f"Dataset {value!r} not found"
+    if not isinstance(value, str) or has_nul(value):
+        raise NotFound(missing)
+    return find_owned(session, principal, Project, column == value, missing=missing, lock=lock)
 
 
 def stats_for(session: Session, project_ids: list[str]) -> dict[str, ProjectStats]:
@@ -492,9 +489,18 @@ def delete_project(session: Session, principal: Principal, name: str) -> Deleted
         "bytes_freed": sum(int(row.file_size or 0) for row in rows),
         "exports_deleted": 0,
     }
+    # Exports go with the project: their rows here, their ZIPs with the returned keys.
+    export_keys = [
+        key or f"exports/{project.organization_id}/{export_id}.zip"
+        for export_id, key in session.execute(
+            select(Export.id, Export.blob_key).where(Export.project_id == project.id)
+        ).all()
+    ]
+    summary["exports_deleted"] = len(export_keys)
+    session.execute(delete(Export).where(Export.project_id == project.id))
     session.execute(delete(Image).where(Image.project_id == project.id))
     session.execute(delete(Project).where(Project.id == project.id))
-    return DeletedProject(summary, [row.storage_key for row in rows])
+    return DeletedProject(summary, [row.storage_key for row in rows] + export_keys)
 
 
 # ───────────── response shapes ─────────────
