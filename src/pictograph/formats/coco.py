@@ -58,7 +58,7 @@ import shutil
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, ClassVar
 
@@ -174,7 +174,7 @@ def _copy(spool: IO[str], out: IO[str]) -> None:
 
 
 def _info(dataset_name: str, not_carried: Counter[str]) -> dict[str, Any]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     info: dict[str, Any] = {
         "description": dataset_name,
         "version": "1.0",

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
@@ -49,11 +49,11 @@ from pictograph.formats.base import (
 )
 from pictograph.formats.pictograph import (
     IMAGE_SUFFIXES,
+    JsonPerImageReader,
     folder_and_filename,
     inside,
     read_json,
     to_wire,
-    visible_files,
 )
 from pictograph.models.annotation import (
     Annotation,
@@ -208,23 +208,11 @@ def _contains(ring: list[dict[str, float]], point: dict[str, float]) -> bool:
     return inside_
 
 
-class LabelmeReader:
+class LabelmeReader(JsonPerImageReader):
     name: ClassVar[str] = "labelme"
 
-    def detect(self, root: Path) -> bool:
-        for count, path in enumerate(visible_files(root, "*.json")):
-            if count >= 20:
-                return False
-            data = read_json(path, path.name, ImportSummary())
-            if isinstance(data, dict) and "shapes" in data and "imagePath" in data:
-                return True
-        return False
-
-    def read(self, root: Path, summary: ImportSummary) -> Iterator[ImportedImage]:
-        for path in visible_files(root, "*.json"):
-            image = self._read_file(root, path, summary)
-            if image is not None:
-                yield image
+    def looks_like(self, data: Any) -> bool:
+        return isinstance(data, dict) and "shapes" in data and "imagePath" in data
 
     def _read_file(self, root: Path, path: Path, summary: ImportSummary) -> ImportedImage | None:
         where = path.relative_to(root).as_posix()

@@ -92,7 +92,6 @@ from pictograph.formats.pictograph import (
 )
 from pictograph.formats.yolo import unique_relative_path
 from pictograph.models.annotation import (
-    Annotation,
     KeypointAnnotation,
     PolygonAnnotation,
     PolylineAnnotation,

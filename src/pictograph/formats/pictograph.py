@@ -144,6 +144,34 @@ def folder_and_filename(relative: str | PurePosixPath) -> tuple[str, str]:
 # ───────────── writer ─────────────
 
 
+class JsonPerImageReader:
+    """A reader for formats that keep one JSON file per image (LabelMe, V7 Darwin).
+
+    Subclasses say what such a file looks like (``looks_like``) and convert one
+    (``_read_file``); finding the files and detecting the format are shared here.
+    """
+
+    def looks_like(self, data: Any) -> bool:
+        raise NotImplementedError
+
+    def detect(self, root: Path) -> bool:
+        for count, path in enumerate(visible_files(root, "*.json")):
+            if count >= 20:
+                return False
+            if self.looks_like(read_json(path, path.name, ImportSummary())):
+                return True
+        return False
+
+    def read(self, root: Path, summary: ImportSummary) -> Iterator[ImportedImage]:
+        for path in visible_files(root, "*.json"):
+            image = self._read_file(root, path, summary)
+            if image is not None:
+                yield image
+
+    def _read_file(self, root: Path, path: Path, summary: ImportSummary) -> ImportedImage | None:
+        raise NotImplementedError
+
+
 class PictographWriter:
     name: ClassVar[str] = "pictograph"
 

@@ -37,12 +37,11 @@ places; it is None when not found. The image's folder is the item's ``path``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from pictograph.formats.base import FormatReader, ImportedImage, ImportSummary
-from pictograph.formats.pictograph import inside, read_json, to_wire, visible_files
+from pictograph.formats.pictograph import JsonPerImageReader, inside, read_json, to_wire
 
 DARWIN_VERSION = "2.0"
 SKIPPED_TYPES: tuple[str, ...] = (
@@ -80,23 +79,11 @@ def _convert(annotation: dict[str, Any], name: str) -> dict[str, Any] | str:
     return f"v7 {unknown[0]}" if unknown else "v7 annotation without geometry"
 
 
-class V7Reader:
+class V7Reader(JsonPerImageReader):
     name: ClassVar[str] = "v7"
 
-    def detect(self, root: Path) -> bool:
-        for count, path in enumerate(visible_files(root, "*.json")):
-            if count >= 20:
-                return False
-            data = read_json(path, path.name, ImportSummary())
-            if isinstance(data, dict) and "item" in data and "annotations" in data:
-                return True
-        return False
-
-    def read(self, root: Path, summary: ImportSummary) -> Iterator[ImportedImage]:
-        for path in visible_files(root, "*.json"):
-            image = self._read_file(root, path, summary)
-            if image is not None:
-                yield image
+    def looks_like(self, data: Any) -> bool:
+        return isinstance(data, dict) and "item" in data and "annotations" in data
 
     def _read_file(self, root: Path, path: Path, summary: ImportSummary) -> ImportedImage | None:
         where = path.relative_to(root).as_posix()
