@@ -5,6 +5,7 @@ Shared by the pictograph, CVAT, LabelMe, CSV and V7 format tests.
 
 from __future__ import annotations
 
+import gc
 import io
 import tracemalloc
 import zipfile
@@ -194,6 +195,7 @@ def memory_growth(writer: FormatWriter, tmp_path: Path, count: int = 10_000) -> 
     def images() -> Iterator[ExportImage]:
         for index in range(count):
             if index in (1000, count - 1):
+                gc.collect()  # garbage waiting for the cycle collector is not held memory
                 held[index] = tracemalloc.get_traced_memory()[0]
             yield ExportImage(
                 id=str(index),

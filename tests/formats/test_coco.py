@@ -40,7 +40,9 @@ def test_layout_ids_and_images(nested_images, tmp_path: Path) -> None:
         "images/street.png",
     ]
     data = json.loads((root / "annotations.json").read_text())
-    assert [(c["id"], c["name"]) for c in data["categories"]] == [(c.id, c.name) for c in VISION_CLASSES]
+    assert [(c["id"], c["name"]) for c in data["categories"]] == [
+        (c.id, c.name) for c in VISION_CLASSES
+    ]
     assert data["categories"][4]["keypoints"] == ["eye"]
     assert data["images"] == [
         {"id": 1, "file_name": "street.png", "width": 200, "height": 150},
@@ -65,7 +67,11 @@ def _evaluate(gt: COCO, iou_type: str, category_ids: list[int]) -> float:
     """mAP of the export's own annotations scored as perfect detections."""
     results = []
     for annotation in gt.loadAnns(gt.getAnnIds(catIds=category_ids)):
-        result = {"image_id": annotation["image_id"], "category_id": annotation["category_id"], "score": 1.0}
+        result = {
+            "image_id": annotation["image_id"],
+            "category_id": annotation["category_id"],
+            "score": 1.0,
+        }
         if iou_type == "bbox":
             result["bbox"] = annotation["bbox"]
         elif iou_type == "segm":
@@ -83,7 +89,9 @@ def _evaluate(gt: COCO, iou_type: str, category_ids: list[int]) -> float:
     return float(evaluation.stats[0])
 
 
-def test_pycocotools_scores_the_export_against_itself_perfectly(nested_images, tmp_path: Path) -> None:
+def test_pycocotools_scores_the_export_against_itself_perfectly(
+    nested_images, tmp_path: Path
+) -> None:
     root = export(WRITER, nested_images, tmp_path, classes=VISION_CLASSES, include_images=False)
     gt = COCO(str(root / "annotations.json"))
     boxes = [CATEGORY[n] for n in ("car", "truck", "person", "donut", "lane")]
@@ -92,7 +100,9 @@ def test_pycocotools_scores_the_export_against_itself_perfectly(nested_images, t
     assert _evaluate(gt, "keypoints", [CATEGORY["eye"]]) == pytest.approx(1.0)
 
 
-def test_a_polygon_with_a_hole_is_an_rle_whose_area_is_ring_minus_hole(nested_images, tmp_path: Path) -> None:
+def test_a_polygon_with_a_hole_is_an_rle_whose_area_is_ring_minus_hole(
+    nested_images, tmp_path: Path
+) -> None:
     root = export(WRITER, nested_images, tmp_path, classes=VISION_CLASSES, include_images=False)
     gt = COCO(str(root / "annotations.json"))
     (donut,) = gt.loadAnns(gt.getAnnIds(catIds=[CATEGORY["donut"]]))
@@ -152,14 +162,18 @@ def test_round_trip_keeps_every_annotation_coco_can_carry(nested_images, tmp_pat
     for original in nested_images:
         image = found[f"{original.folder.rstrip('/')}/{original.filename}"]
         assert (image.width, image.height) == (original.width, original.height)
-        assert image.source is not None and image.source.read_bytes() == original.open_bytes().read()
+        assert (
+            image.source is not None and image.source.read_bytes() == original.open_bytes().read()
+        )
         expected = [a.model_dump(mode="json", exclude_none=True) for a in original.annotations]
         for wire in expected:
             if wire["type"] == "polyline":  # COCO has no lines: the box comes back
                 wire.update(type="bbox", bounding_box={"x": 0, "y": 125, "w": 199, "h": 20})
                 del wire["polyline"]
         actual = image.annotations
-        assert [(a["type"], a["name"]) for a in actual] == [(a["type"], a["name"]) for a in expected]
+        assert [(a["type"], a["name"]) for a in actual] == [
+            (a["type"], a["name"]) for a in expected
+        ]
         for got, want in zip(actual, expected):
             for key in ("bounding_box", "keypoint"):
                 assert got.get(key) == want.get(key)
@@ -218,14 +232,19 @@ def _supervision_dataset(paths: list[str]) -> sv.DetectionDataset:
 def test_reads_a_dataset_supervision_wrote(sv_images, tmp_path: Path) -> None:
     root = tmp_path / "from-supervision"
     dataset = _supervision_dataset(sv_images)
-    dataset.as_coco(images_directory_path=str(root / "images"), annotations_path=str(root / "annotations.json"))
+    dataset.as_coco(
+        images_directory_path=str(root / "images"), annotations_path=str(root / "annotations.json")
+    )
     assert READER.detect(root)
     images, summary = read_all(READER, root)
     assert summary.errors == []
     assert list(summary.classes) == ["cat", "dog"]
     found = by_path(images)
     one, two = found["/one.png"], found["/two.png"]
-    assert one.source == (root / "images" / "one.png").resolve() and (one.width, one.height) == (100, 80)
+    assert one.source == (root / "images" / "one.png").resolve() and (one.width, one.height) == (
+        100,
+        80,
+    )
     assert [a["bounding_box"] for a in two.annotations] == [
         {"x": 1.0, "y": 2.0, "w": 29.0, "h": 38.0},
         {"x": 10.5, "y": 5.25, "w": 39.5, "h": 39.75},
@@ -269,9 +288,24 @@ def test_malformed_entries_are_reported_by_key(tmp_path: Path) -> None:
             {"id": 2, "image_id": 9, "category_id": 1, "bbox": [1, 1, 2, 2]},
             {"id": 3, "image_id": 1, "category_id": 7, "bbox": [1, 1, 2, 2]},
             {"id": 4, "image_id": 1, "category_id": 1, "segmentation": [[1, 2, 3]]},
-            {"id": 5, "image_id": 1, "category_id": 1, "segmentation": {"size": [10, 10], "counts": [50, 60]}},
-            {"id": 6, "image_id": 1, "category_id": 1, "segmentation": {"size": [10, 10], "counts": "\x7f"}},
-            {"id": 7, "image_id": 1, "category_id": 1, "segmentation": {"size": [99999, 99999], "counts": "0"}},
+            {
+                "id": 5,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": {"size": [10, 10], "counts": [50, 60]},
+            },
+            {
+                "id": 6,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": {"size": [10, 10], "counts": "\x7f"},
+            },
+            {
+                "id": 7,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": {"size": [99999, 99999], "counts": "0"},
+            },
             {"id": 8, "image_id": 1, "category_id": 1, "bbox": [1, 1, 0, 5]},
             {"id": 9, "image_id": 1, "category_id": 1, "keypoints": [1, 2]},
             {"id": 10, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]},
@@ -292,7 +326,9 @@ def test_malformed_entries_are_reported_by_key(tmp_path: Path) -> None:
         "annotations.json: annotations[8].keypoints: expected [x1, y1, v1, x2, y2, v2, ...]",
     ]
     (image,) = images
-    assert [a["bounding_box"] for a in image.annotations] == [{"x": 1.0, "y": 1.0, "w": 2.0, "h": 2.0}]
+    assert [a["bounding_box"] for a in image.annotations] == [
+        {"x": 1.0, "y": 1.0, "w": 2.0, "h": 2.0}
+    ]
 
 
 def test_a_file_name_leaving_the_folder_is_refused(tmp_path: Path) -> None:
@@ -304,7 +340,9 @@ def test_a_file_name_leaving_the_folder_is_refused(tmp_path: Path) -> None:
     }
     images, summary = read_all(READER, _write(tmp_path / "in", document))
     assert images == []
-    assert summary.errors == ["annotations.json: images[0].file_name: '../secret.png' leaves the import folder"]
+    assert summary.errors == [
+        "annotations.json: images[0].file_name: '../secret.png' leaves the import folder"
+    ]
 
 
 def test_flat_segmentation_v0_keypoints_and_scores(tmp_path: Path) -> None:

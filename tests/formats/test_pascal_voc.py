@@ -44,10 +44,16 @@ def test_layout_xml_masks_and_labelmap(nested_images, tmp_path: Path) -> None:
         "SegmentationObject/street.png",
         "labelmap.txt",
     ]
-    assert (root / "ImageSets/Main/default.txt").read_text() == "street\ncars/parking\ncars/empty/empty\n"
+    assert (
+        root / "ImageSets/Main/default.txt"
+    ).read_text() == "street\ncars/parking\ncars/empty/empty\n"
     assert (root / "ImageSets/Segmentation/default.txt").read_text() == "street\ncars/parking\n"
     labelmap = (root / "labelmap.txt").read_text().splitlines()
-    assert labelmap[:3] == ["# label:color_rgb:parts:actions", "background:0,0,0::", "car:128,0,0::"]
+    assert labelmap[:3] == [
+        "# label:color_rgb:parts:actions",
+        "background:0,0,0::",
+        "car:128,0,0::",
+    ]
     assert labelmap[-1] == "# pictograph did not carry: keypoint: 1; polyline written as a box: 1"
 
     document = ET.parse(root / "Annotations/street.xml").getroot()
@@ -58,10 +64,21 @@ def test_layout_xml_masks_and_labelmap(nested_images, tmp_path: Path) -> None:
     assert document.findtext("size/width") == "200" and document.findtext("size/height") == "150"
     assert document.findtext("segmented") == "1"
     objects = document.findall("object")
-    assert [o.findtext("name") for o in objects] == ["car", "truck", "person", "person", "donut", "lane"]
+    assert [o.findtext("name") for o in objects] == [
+        "car",
+        "truck",
+        "person",
+        "person",
+        "donut",
+        "lane",
+    ]
     car = objects[0].find("bndbox")
     assert [car.findtext(t) for t in ("xmin", "ymin", "xmax", "ymax")] == ["11", "21", "60", "60"]
-    assert [objects[0].findtext(t) for t in ("pose", "truncated", "difficult")] == ["Unspecified", "0", "0"]
+    assert [objects[0].findtext(t) for t in ("pose", "truncated", "difficult")] == [
+        "Unspecified",
+        "0",
+        "0",
+    ]
     assert objects[5].findtext("truncated") == "1"  # the lane reaches the left border
 
     instances = Image.open(root / "SegmentationObject/street.png")
@@ -78,7 +95,8 @@ def test_layout_xml_masks_and_labelmap(nested_images, tmp_path: Path) -> None:
 def test_supervision_loads_the_export(flat_images, tmp_path: Path) -> None:
     root = export(WRITER, flat_images, tmp_path, classes=VISION_CLASSES)
     dataset = sv.DetectionDataset.from_pascal_voc(
-        images_directory_path=str(root / "JPEGImages"), annotations_directory_path=str(root / "Annotations")
+        images_directory_path=str(root / "JPEGImages"),
+        annotations_directory_path=str(root / "Annotations"),
     )
     street = dataset.annotations[str(root / "JPEGImages" / "street.png")]
     # supervision numbers classes in the order it meets them: map its ids by name.
@@ -108,7 +126,9 @@ def test_round_trip_to_the_pixel(nested_images, tmp_path: Path) -> None:
     for original in nested_images:
         image = found[f"{original.folder.rstrip('/')}/{original.filename}"]
         assert (image.width, image.height) == (original.width, original.height)
-        assert image.source is not None and image.source.read_bytes() == original.open_bytes().read()
+        assert (
+            image.source is not None and image.source.read_bytes() == original.open_bytes().read()
+        )
         kept = [a for a in original.annotations if a.type != "keypoint"]
         assert [(a["type"], a["name"]) for a in image.annotations] == [
             ("bbox" if a.type == "polyline" else a.type, a.name) for a in kept
@@ -123,7 +143,12 @@ def test_round_trip_to_the_pixel(nested_images, tmp_path: Path) -> None:
     assert street[0]["bounding_box"] == {"x": 10, "y": 20, "w": 50, "h": 40}
     # 5.5, 6.25, 30.75, 20.5: each edge moves at most half a pixel.
     assert street[1]["bounding_box"] == {"x": 6, "y": 6, "w": 30, "h": 21}
-    assert [(p["x"], p["y"]) for p in street[2]["polygon"]["paths"][0]] == [(70, 10), (110, 10), (110, 60), (70, 60)]
+    assert [(p["x"], p["y"]) for p in street[2]["polygon"]["paths"][0]] == [
+        (70, 10),
+        (110, 10),
+        (110, 60),
+        (70, 60),
+    ]
     outline, hole = street[4]["polygon"]["paths"]
     assert [(p["x"], p["y"]) for p in outline] == DONUT_OUTER
     assert sorted((p["x"], p["y"]) for p in hole) == sorted(DONUT_HOLE)
@@ -160,16 +185,20 @@ def test_reads_a_dataset_supervision_wrote(sv_images: list[str], tmp_path: Path)
         images=sv_images,
         annotations={
             one: sv.Detections(
-                xyxy=np.array([[20, 10, 70, 50]], dtype=np.float32), mask=square[None], class_id=np.array([1])
+                xyxy=np.array([[20, 10, 70, 50]], dtype=np.float32),
+                mask=square[None],
+                class_id=np.array([1]),
             ),
             two: sv.Detections(
-                xyxy=np.array([[1, 2, 30, 40], [10, 5, 50, 45]], dtype=np.float32), class_id=np.array([1, 0])
+                xyxy=np.array([[1, 2, 30, 40], [10, 5, 50, 45]], dtype=np.float32),
+                class_id=np.array([1, 0]),
             ),
         },
     )
     root = tmp_path / "from-supervision"
     dataset.as_pascal_voc(
-        images_directory_path=str(root / "JPEGImages"), annotations_directory_path=str(root / "Annotations")
+        images_directory_path=str(root / "JPEGImages"),
+        annotations_directory_path=str(root / "Annotations"),
     )
     images, summary = read_all(READER, root)
     assert summary.errors == []
@@ -226,7 +255,9 @@ def test_invalid_xml_is_reported_with_its_position(tmp_path: Path) -> None:
     assert images == []
     assert summary.errors == ["Annotations/a.xml: invalid XML (mismatched tag: line 3, column 2)"]
     root = _voc(tmp_path / "other", "<doc/>")
-    assert read_all(READER, root)[1].errors == ["Annotations/a.xml: expected <annotation> at the root, got <doc>"]
+    assert read_all(READER, root)[1].errors == [
+        "Annotations/a.xml: expected <annotation> at the root, got <doc>"
+    ]
 
 
 def test_a_mask_of_the_wrong_size_is_reported(tmp_path: Path) -> None:

@@ -74,7 +74,14 @@ def test_supervision_loads_the_export(flat_images, tmp_path: Path) -> None:
     )
     assert dataset.classes == [c.name for c in VISION_CLASSES]
     street = dataset.annotations[str(root / "images" / "street.png")]
-    assert [dataset.classes[i] for i in street.class_id] == ["car", "truck", "person", "person", "donut", "lane"]
+    assert [dataset.classes[i] for i in street.class_id] == [
+        "car",
+        "truck",
+        "person",
+        "person",
+        "donut",
+        "lane",
+    ]
     expected = [
         [10, 20, 60, 60],
         [5.5, 6.25, 36.25, 26.75],
@@ -100,28 +107,40 @@ def test_round_trip_within_six_decimals(nested_images, tmp_path: Path) -> None:
     for original in nested_images:
         image = found[f"{original.folder.rstrip('/')}/{original.filename}"]
         assert (image.width, image.height) == (original.width, original.height)
-        assert image.source is not None and image.source.read_bytes() == original.open_bytes().read()
+        assert (
+            image.source is not None and image.source.read_bytes() == original.open_bytes().read()
+        )
         expected = []
         for annotation in original.annotations:
             wire = annotation.model_dump(mode="json", exclude_none=True, exclude={"id"})
             if wire["type"] == "keypoint":
                 continue  # YOLO cannot carry it
             if wire["type"] == "polyline":
-                wire = box("lane", 0, 125, 199, 20).model_dump(mode="json", exclude_none=True, exclude={"id"})
+                wire = box("lane", 0, 125, 199, 20).model_dump(
+                    mode="json", exclude_none=True, exclude={"id"}
+                )
             if wire["type"] == "polygon":
                 wire["polygon"]["paths"] = wire["polygon"]["paths"][:1]
             expected.append(wire)
         actual = [{k: v for k, v in a.items() if k != "id"} for a in image.annotations]
         # Each coordinate was written to 6 decimals of the image's size.
-        assert_close(actual, expected, 1e-6 * max(original.width, original.height), original.filename)
+        assert_close(
+            actual, expected, 1e-6 * max(original.width, original.height), original.filename
+        )
 
 
 def test_two_images_sharing_a_stem_get_separate_labels(tmp_path: Path) -> None:
     images = sample_images()
     root = export(WRITER, images, tmp_path)
-    assert (root / "images/cars/red/a.png").is_file() and (root / "images/cars/red/a~2.jpg").is_file()
-    assert (root / "labels/cars/red/a.txt").read_text().splitlines()[0] == "0 0.500000 0.500000 1.000000 1.000000"
-    assert (root / "labels/cars/red/a~2.txt").read_text() == "0 0.066667 0.100000 0.066667 0.100000\n"
+    assert (root / "images/cars/red/a.png").is_file() and (
+        root / "images/cars/red/a~2.jpg"
+    ).is_file()
+    assert (root / "labels/cars/red/a.txt").read_text().splitlines()[
+        0
+    ] == "0 0.500000 0.500000 1.000000 1.000000"
+    assert (
+        root / "labels/cars/red/a~2.txt"
+    ).read_text() == "0 0.066667 0.100000 0.066667 0.100000\n"
     assert "image renamed (its stem is shared in its folder): 1" in (root / "data.yaml").read_text()
 
 
@@ -143,7 +162,9 @@ def test_reads_a_dataset_supervision_wrote(sv_images: list[str], tmp_path: Path)
         images=sv_images,
         annotations={
             one: sv.Detections(
-                xyxy=np.array([[20, 10, 70, 50]], dtype=np.float32), mask=square[None], class_id=np.array([1])
+                xyxy=np.array([[20, 10, 70, 50]], dtype=np.float32),
+                mask=square[None],
+                class_id=np.array([1]),
             ),
             two: sv.Detections(
                 xyxy=np.array([[1, 2, 30, 40], [10.5, 5.25, 50, 45]], dtype=np.float32),
@@ -165,7 +186,11 @@ def test_reads_a_dataset_supervision_wrote(sv_images: list[str], tmp_path: Path)
     boxes = [(a["name"], a["bounding_box"]) for a in found["/two.png"].annotations]
     assert [name for name, _ in boxes] == ["dog", "cat"]
     # supervision writes 5 decimals.
-    assert_close([b for _, b in boxes], [{"x": 1, "y": 2, "w": 29, "h": 38}, {"x": 10.5, "y": 5.25, "w": 39.5, "h": 39.75}], 60 * 1e-5)
+    assert_close(
+        [b for _, b in boxes],
+        [{"x": 1, "y": 2, "w": 29, "h": 38}, {"x": 10.5, "y": 5.25, "w": 39.5, "h": 39.75}],
+        60 * 1e-5,
+    )
     (polygon,) = found["/one.png"].annotations
     assert polygon["type"] == "polygon" and polygon["name"] == "dog"
     (ring,) = polygon["polygon"]["paths"]
@@ -205,16 +230,14 @@ def _dataset(root: Path, labels: str, data_yaml: str = "names: [cat, dog]\n") ->
 
 
 def test_malformed_lines_name_the_file_and_line(tmp_path: Path) -> None:
-    labels = "\n".join(
-        [
-            "0 0.5 0.5 0.2 0.2",
-            "1 0.5 0.5",
-            "7 0.5 0.5 0.2 0.2",
-            "x 0.5 0.5 0.2 0.2",
-            "0 0.5 nan 0.2 0.2",
-            "0 0.5 0.5 0 0.2",
-            "1 0.1 0.1 0.2 0.1 0.2 0.2",
-        ]
+    labels = (
+        "0 0.5 0.5 0.2 0.2\n"
+        "1 0.5 0.5\n"
+        "7 0.5 0.5 0.2 0.2\n"
+        "x 0.5 0.5 0.2 0.2\n"
+        "0 0.5 nan 0.2 0.2\n"
+        "0 0.5 0.5 0 0.2\n"
+        "1 0.1 0.1 0.2 0.1 0.2 0.2\n"
     )
     (image,), summary = read_all(READER, _dataset(tmp_path / "bad", labels))
     assert summary.errors == [
@@ -229,7 +252,9 @@ def test_malformed_lines_name_the_file_and_line(tmp_path: Path) -> None:
 
 def test_missing_or_broken_class_names(tmp_path: Path) -> None:
     _, summary = read_all(READER, _dataset(tmp_path / "broken", "", "names: [cat\n"))
-    assert len(summary.errors) == 1 and summary.errors[0].startswith("data.yaml: line 2, column 1: invalid YAML")
+    assert len(summary.errors) == 1 and summary.errors[0].startswith(
+        "data.yaml: line 2, column 1: invalid YAML"
+    )
     root = _dataset(tmp_path / "missing", "0 0.5 0.5 0.2 0.2\n")
     (root / "data.yaml").unlink()
     assert read_all(READER, root)[1].errors == [
@@ -244,7 +269,9 @@ def test_labels_without_an_image_are_reported(tmp_path: Path) -> None:
     root = _dataset(tmp_path / "orphan", "0 0.5 0.5 0.2 0.2\n")
     (root / "labels" / "ghost.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     _, summary = read_all(READER, root)
-    assert summary.errors == ["labels/ghost.txt: labels without an image (none has this path under images/)"]
+    assert summary.errors == [
+        "labels/ghost.txt: labels without an image (none has this path under images/)"
+    ]
 
 
 @pytest.mark.parametrize("orientation", [6, 1])

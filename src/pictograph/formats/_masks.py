@@ -50,7 +50,9 @@ def ring_area(ring: Sequence[tuple[float, float]]) -> float:
     return abs(_signed_area(ring))
 
 
-def polygon_to_mask(rings: Sequence[Sequence[tuple[float, float]]], height: int, width: int) -> Mask:
+def polygon_to_mask(
+    rings: Sequence[Sequence[tuple[float, float]]], height: int, width: int
+) -> Mask:
     """The pixels of a multi-ring polygon (even-odd), rasterised as pycocotools does."""
     mask = np.zeros((height, width), dtype=bool)
     for ring in rings:
@@ -63,7 +65,10 @@ def polygon_to_mask(rings: Sequence[Sequence[tuple[float, float]]], height: int,
 def mask_to_rle(mask: Mask) -> dict[str, Any]:
     """Compressed COCO RLE of ``mask``: ``{"size": [h, w], "counts": str}``."""
     rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+    return {
+        "size": [int(rle["size"][0]), int(rle["size"][1])],
+        "counts": rle["counts"].decode("ascii"),
+    }
 
 
 def rle_area(rle: dict[str, Any]) -> int:
@@ -73,7 +78,7 @@ def rle_area(rle: dict[str, Any]) -> int:
 # ───────────── RLE → mask ─────────────
 
 
-def rle_counts(counts: str | list[Any], height: int, width: int) -> list[int]:
+def rle_counts(counts: object, height: int, width: int) -> list[int]:
     """Uncompressed run lengths from COCO RLE ``counts`` (a list, or the compressed string).
 
     Raises MalformedRLE when a run is negative, the string has a character outside COCO's
@@ -86,7 +91,7 @@ def rle_counts(counts: str | list[Any], height: int, width: int) -> list[int]:
     elif isinstance(counts, list):
         if not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
             raise MalformedRLE("counts: expected whole numbers")
-        runs = counts
+        runs = [int(c) for c in counts]
     else:
         raise MalformedRLE("counts: expected a string or a list of numbers")
     if any(run < 0 for run in runs):
@@ -122,7 +127,7 @@ def _decode_counts_string(text: str) -> list[int]:
     return runs
 
 
-def rle_to_mask(counts: str | list[Any], height: int, width: int) -> Mask:
+def rle_to_mask(counts: object, height: int, width: int) -> Mask:
     """The mask of a COCO RLE (runs alternate background, foreground, in column-major order)."""
     runs = np.asarray(rle_counts(counts, height, width), dtype=np.int64)
     values = (np.arange(runs.size) % 2).astype(bool)
@@ -163,7 +168,12 @@ def _trace_rings(mask: Mask) -> tuple[list[Ring], list[tuple[int, int, int]]]:
     xs = np.concatenate([east_x, west_x + 1, north_x, south_x]).astype(np.int64)
     ys = np.concatenate([east_y, west_y, north_r + 1, south_r]).astype(np.int64)
     directions = np.concatenate(
-        [np.full(east_x.size, 0), np.full(west_x.size, 2), np.full(north_x.size, 3), np.full(south_x.size, 1)]
+        [
+            np.full(east_x.size, 0),
+            np.full(west_x.size, 2),
+            np.full(north_x.size, 3),
+            np.full(south_x.size, 1),
+        ]
     ).astype(np.int64)
     count = xs.size
     if count == 0:

@@ -60,7 +60,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, ClassVar
+from typing import IO, Any, ClassVar, TypeGuard
 
 from pictograph.formats._masks import (
     MalformedRLE,
@@ -152,7 +152,9 @@ class CocoWriter:
                     }
                     if isinstance(annotation, KeypointAnnotation):
                         keypoint_classes.add(annotation.name)
-                    annotation_spool.write(("\n" if annotation_id == 1 else ",\n") + _dumps(converted))
+                    annotation_spool.write(
+                        ("\n" if annotation_id == 1 else ",\n") + _dumps(converted)
+                    )
                 if include_images:
                     archive.write_image(f"images/{image.relative_path}", image)
             header = {
@@ -196,7 +198,9 @@ def _category(info: ClassInfo, has_keypoints: bool) -> dict[str, Any]:
     return category
 
 
-def _to_coco(annotation: Annotation, image: ExportImage, not_carried: Counter[str]) -> dict[str, Any]:
+def _to_coco(
+    annotation: Annotation, image: ExportImage, not_carried: Counter[str]
+) -> dict[str, Any]:
     """The geometry fields of one COCO annotation (everything but the ids)."""
     if isinstance(annotation, KeypointAnnotation):
         x, y = annotation.keypoint.x, annotation.keypoint.y
@@ -248,7 +252,9 @@ class CocoReader:
     def read(self, root: Path, summary: ImportSummary) -> Iterator[ImportedImage]:
         files = [path for path in visible_files(root, "*.json") if _is_coco_file(path)]
         if not files:
-            summary.errors.append("no COCO annotations file (a JSON file with 'images' and 'annotations')")
+            summary.errors.append(
+                "no COCO annotations file (a JSON file with 'images' and 'annotations')"
+            )
             return
         for path in files:
             yield from _CocoFile(root, path, summary).read()
@@ -269,14 +275,18 @@ class _CocoFile:
         bases = [here / "images", here, root / "images", root]
         bases += [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")]
         inside_root = root.resolve()
-        self.image_folders = [b for b in bases if b.is_dir() and b.resolve().is_relative_to(inside_root)]
+        self.image_folders = [
+            b for b in bases if b.is_dir() and b.resolve().is_relative_to(inside_root)
+        ]
 
     def read(self) -> Iterator[ImportedImage]:
         data = read_json(self.path, self.where, self.summary)
         if data is None:
             return
         if not isinstance(data, dict):
-            self.summary.errors.append(f"{self.where}: expected a JSON object with 'images' and 'annotations'")
+            self.summary.errors.append(
+                f"{self.where}: expected a JSON object with 'images' and 'annotations'"
+            )
             return
         sections = {key: data.get(key, []) for key in ("categories", "images", "annotations")}
         for key, value in sections.items():
@@ -325,7 +335,9 @@ class _CocoFile:
                 self.summary.errors.append(f"{where}.id: expected a number or a string")
                 continue
             if entry["id"] in found:
-                self.summary.errors.append(f"{where}.id: {entry['id']!r} is already used by images[{found[entry['id']][0]}]")
+                self.summary.errors.append(
+                    f"{where}.id: {entry['id']!r} is already used by images[{found[entry['id']][0]}]"
+                )
                 continue
             file_name = entry.get("file_name")
             if not isinstance(file_name, str) or not file_name.strip():
@@ -345,7 +357,9 @@ class _CocoFile:
                 continue
             image_id = annotation.get("image_id")
             if not _is_id(image_id) or image_id not in images:
-                self.summary.errors.append(f"{where}.image_id: {image_id!r} names no entry of 'images'")
+                self.summary.errors.append(
+                    f"{where}.image_id: {image_id!r} names no entry of 'images'"
+                )
                 continue
             grouped[image_id].append((index, annotation))
         return grouped
@@ -360,8 +374,12 @@ class _CocoFile:
         size = {}
         for key in ("width", "height"):
             value = entry.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                self.summary.errors.append(f"{where}.{key}: expected a positive integer, got {value!r}")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value <= 0
+            ):
+                self.summary.errors.append(
+                    f"{where}.{key}: expected a positive integer, got {value!r}"
+                )
                 value = None
             size[key] = value
         folder, filename = folder_and_filename(PurePosixPath(self.split) / relative)
@@ -382,7 +400,9 @@ class _CocoFile:
 
     # ── one annotation → wire annotations ──
 
-    def _convert(self, annotation: dict[str, Any], where: str, image: ImportedImage) -> list[dict[str, Any]]:
+    def _convert(
+        self, annotation: dict[str, Any], where: str, image: ImportedImage
+    ) -> list[dict[str, Any]]:
         category = self.categories.get(annotation.get("category_id"))
         if category is None:
             self.summary.errors.append(
@@ -401,28 +421,38 @@ class _CocoFile:
                 return keypoints + self._rle(segmentation, where, common)
             if isinstance(segmentation, list):
                 return keypoints + self._polygons(segmentation, where, common)
-            self.summary.errors.append(f"{where}.segmentation: expected a list of polygons or an RLE object")
+            self.summary.errors.append(
+                f"{where}.segmentation: expected a list of polygons or an RLE object"
+            )
             return keypoints
         box = self._box(annotation, where, quiet=bool(keypoints) or "keypoints" in annotation)
         if box is None:
             return keypoints
         return keypoints + [{**common, "type": "bbox", "bounding_box": box}]
 
-    def _box(self, annotation: dict[str, Any], where: str, *, quiet: bool) -> dict[str, float] | None:
+    def _box(
+        self, annotation: dict[str, Any], where: str, *, quiet: bool
+    ) -> dict[str, float] | None:
         bbox = annotation.get("bbox")
         if bbox is None and quiet:
             return None
         if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
-            self.summary.errors.append(f"{where}.bbox: expected [x, y, width, height], got {bbox!r}")
+            self.summary.errors.append(
+                f"{where}.bbox: expected [x, y, width, height], got {bbox!r}"
+            )
             return None
         x, y, w, h = (float(v) for v in bbox)
         if w <= 0 or h <= 0:
             if not quiet:
-                self.summary.errors.append(f"{where}.bbox: width and height must be positive, got {bbox!r}")
+                self.summary.errors.append(
+                    f"{where}.bbox: width and height must be positive, got {bbox!r}"
+                )
             return None
         return {"x": x, "y": y, "w": w, "h": h}
 
-    def _polygons(self, segmentation: list[Any], where: str, common: dict[str, Any]) -> list[dict[str, Any]]:
+    def _polygons(
+        self, segmentation: list[Any], where: str, common: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         # A flat list is one polygon; a list of lists is one polygon per list (separate parts).
         flat = all(_is_number(v) for v in segmentation)
         lists = [segmentation] if flat else segmentation
@@ -430,21 +460,33 @@ class _CocoFile:
         for index, values in enumerate(lists):
             key = f"{where}.segmentation" if flat else f"{where}.segmentation[{index}]"
             if not (isinstance(values, list) and all(_is_number(v) for v in values)):
-                self.summary.errors.append(f"{key}: expected a flat list of numbers [x1, y1, x2, y2, ...]")
+                self.summary.errors.append(
+                    f"{key}: expected a flat list of numbers [x1, y1, x2, y2, ...]"
+                )
                 continue
             if len(values) % 2 or len(values) < 6:
                 self.summary.errors.append(
                     f"{key}: expected an even count of at least 6 numbers (3 points), got {len(values)}"
                 )
                 continue
-            ring = [{"x": float(values[i]), "y": float(values[i + 1])} for i in range(0, len(values), 2)]
+            ring = [
+                {"x": float(values[i]), "y": float(values[i + 1])} for i in range(0, len(values), 2)
+            ]
             converted.append({**common, "type": "polygon", "polygon": {"paths": [ring]}})
         return converted
 
-    def _rle(self, segmentation: dict[str, Any], where: str, common: dict[str, Any]) -> list[dict[str, Any]]:
+    def _rle(
+        self, segmentation: dict[str, Any], where: str, common: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         size = segmentation.get("size")
-        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-            self.summary.errors.append(f"{where}.segmentation.size: expected [height, width], got {size!r}")
+        if not (
+            isinstance(size, list)
+            and len(size) == 2
+            and all(isinstance(v, int) and v > 0 for v in size)
+        ):
+            self.summary.errors.append(
+                f"{where}.segmentation.size: expected [height, width], got {size!r}"
+            )
             return []
         height, width = size
         try:
@@ -456,17 +498,27 @@ class _CocoFile:
         if not parts:
             self.summary.skipped["coco empty mask"] += 1
         return [
-            {**common, "type": "polygon", "polygon": {"paths": [[{"x": x, "y": y} for x, y in ring] for ring in part]}}
+            {
+                **common,
+                "type": "polygon",
+                "polygon": {"paths": [[{"x": x, "y": y} for x, y in ring] for ring in part]},
+            }
             for part in parts
         ]
 
     def _keypoints(
-        self, annotation: dict[str, Any], category: dict[str, Any], where: str, common: dict[str, Any]
+        self,
+        annotation: dict[str, Any],
+        category: dict[str, Any],
+        where: str,
+        common: dict[str, Any],
     ) -> list[dict[str, Any]]:
         values = annotation.get("keypoints")
         if not values:
             return []
-        if not (isinstance(values, list) and len(values) % 3 == 0 and all(_is_number(v) for v in values)):
+        if not (
+            isinstance(values, list) and len(values) % 3 == 0 and all(_is_number(v) for v in values)
+        ):
             self.summary.errors.append(f"{where}.keypoints: expected [x1, y1, v1, x2, y2, v2, ...]")
             return []
         names = category.get("keypoints")
@@ -477,13 +529,25 @@ class _CocoFile:
                 self.summary.skipped["coco keypoint v=0"] += 1
                 continue
             name = common["name"]
-            if isinstance(names, list) and index < len(names) and isinstance(names[index], str) and names[index].strip():
+            if (
+                isinstance(names, list)
+                and index < len(names)
+                and isinstance(names[index], str)
+                and names[index].strip()
+            ):
                 name = names[index]
-            converted.append({**common, "name": name, "type": "keypoint", "keypoint": {"x": float(x), "y": float(y)}})
+            converted.append(
+                {
+                    **common,
+                    "name": name,
+                    "type": "keypoint",
+                    "keypoint": {"x": float(x), "y": float(y)},
+                }
+            )
         return converted
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -146,7 +146,9 @@ class PascalVocWriter:
                 relative = unique_relative_path(image.relative_path, taken, not_carried)
                 stem = str(PurePosixPath(relative).with_suffix(""))
                 objects, masks = _objects(image, class_index, not_carried)
-                document = _xml(dataset_name, PurePosixPath(relative).name, image, objects, masks is not None)
+                document = _xml(
+                    dataset_name, PurePosixPath(relative).name, image, objects, masks is not None
+                )
                 archive.write_text(f"Annotations/{stem}.xml", document)
                 if masks is not None:
                     archive.write_bytes(f"SegmentationObject/{stem}.png", _png(masks[0]))
@@ -168,10 +170,13 @@ def _write_spool(archive: ArchiveWriter, name: str, spool: IO[str]) -> None:
 
 def _objects(
     image: ExportImage, class_index: dict[str, int], not_carried: Counter[str]
-) -> tuple[list[tuple[str, tuple[int, int, int, int], bool]], tuple[Any, Any] | None]:
+) -> tuple[
+    list[tuple[str, tuple[int, int, int, int], bool]],
+    tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]] | None,
+]:
     """Each object's (name, bndbox, truncated), and the instance and class masks when any polygon."""
     objects: list[tuple[str, tuple[int, int, int, int], bool]] = []
-    instance = category = None
+    masks: tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]] | None = None
     width, height = image.width, image.height
     sized = width > 0 and height > 0
     for annotation in image.annotations:
@@ -202,14 +207,14 @@ def _objects(
         if not pixels.any():
             not_carried["polygon written as a box (covers no pixel)"] += 1
             continue
-        if instance is None:
-            instance = np.zeros((height, width), dtype=np.uint8)
-            category = np.zeros((height, width), dtype=np.uint8)
+        if masks is None:
+            masks = (np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8))
+        instance, category = masks
         if instance[pixels].any():
             not_carried["polygon overlapping an earlier one (its pixels win)"] += 1
         instance[pixels] = number
         category[pixels] = index
-    return objects, None if instance is None else (instance, category)
+    return objects, masks
 
 
 def _round(value: float) -> int:
@@ -330,7 +335,9 @@ def _read_labelmap(root: Path, base: Path, summary: ImportSummary) -> None:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        summary.errors.append(f"{path.relative_to(root).as_posix()}: cannot be read as UTF-8 text ({error})")
+        summary.errors.append(
+            f"{path.relative_to(root).as_posix()}: cannot be read as UTF-8 text ({error})"
+        )
         return
     for line in lines:
         name = line.split(":", 1)[0].strip()
@@ -341,7 +348,9 @@ def _read_labelmap(root: Path, base: Path, summary: ImportSummary) -> None:
 class _VocFile:
     """One ``Annotations/<inner>.xml`` of the VOC folder ``base``."""
 
-    def __init__(self, root: Path, base: Path, inner: PurePosixPath, summary: ImportSummary) -> None:
+    def __init__(
+        self, root: Path, base: Path, inner: PurePosixPath, summary: ImportSummary
+    ) -> None:
         self.root = root
         self.base = base
         self.inner = inner
@@ -358,18 +367,26 @@ class _VocFile:
             self.summary.errors.append(f"{self.where}: cannot be read ({error.strerror or error})")
             return None
         if document.tag != "annotation":
-            self.summary.errors.append(f"{self.where}: expected <annotation> at the root, got <{document.tag}>")
+            self.summary.errors.append(
+                f"{self.where}: expected <annotation> at the root, got <{document.tag}>"
+            )
             return None
         filename = (document.findtext("filename") or "").strip()
         source = self._find_image(filename)
         if source is not None:
             filename = source.name
         elif not filename:
-            self.summary.errors.append(f"{self.where}: annotation/filename: missing, and no image has this stem")
+            self.summary.errors.append(
+                f"{self.where}: annotation/filename: missing, and no image has this stem"
+            )
             return None
-        folder, filename = folder_and_filename(self.inner.parent / PurePosixPath(filename.replace("\\", "/")).name)
+        folder, filename = folder_and_filename(
+            self.inner.parent / PurePosixPath(filename.replace("\\", "/")).name
+        )
         width, height = self._size(document, source)
-        image = ImportedImage(filename=filename, folder=folder, source=source, width=width, height=height)
+        image = ImportedImage(
+            filename=filename, folder=folder, source=source, width=width, height=height
+        )
         instances = self._instances(width, height)
         for number, element in enumerate(document.findall("object"), start=1):
             key = f"{self.where}: annotation/object[{number}]"
@@ -382,7 +399,9 @@ class _VocFile:
     def _find_image(self, filename: str) -> Path | None:
         images = self.base / "JPEGImages"
         if filename:
-            found = inside(images, self.inner.parent / PurePosixPath(filename.replace("\\", "/")).name)
+            found = inside(
+                images, self.inner.parent / PurePosixPath(filename.replace("\\", "/")).name
+            )
             if found is not None:
                 return found
         for suffix in IMAGE_SUFFIXES:
@@ -398,7 +417,9 @@ class _VocFile:
             text = document.findtext(f"size/{key}")
             value = _whole(text)
             if text is not None and (value is None or value <= 0):
-                self.summary.errors.append(f"{self.where}: annotation/size/{key}: expected a positive integer, got {text!r}")
+                self.summary.errors.append(
+                    f"{self.where}: annotation/size/{key}: expected a positive integer, got {text!r}"
+                )
             size.append(value if value is not None and value > 0 else None)
         if (size[0] is None or size[1] is None) and source is not None:
             try:
@@ -447,13 +468,21 @@ class _VocFile:
             for index, polygon in enumerate(polygons, start=1):
                 ring = self._polygon(polygon, f"{key}/polygon[{index}]")
                 if ring is not None:
-                    converted.append({"name": name, "type": "polygon", "polygon": {"paths": [ring]}})
+                    converted.append(
+                        {"name": name, "type": "polygon", "polygon": {"paths": [ring]}}
+                    )
             return converted
         if instances is not None:
             parts = mask_to_polygons(instances == number)
             if parts:
                 return [
-                    {"name": name, "type": "polygon", "polygon": {"paths": [[{"x": x, "y": y} for x, y in ring] for ring in part]}}
+                    {
+                        "name": name,
+                        "type": "polygon",
+                        "polygon": {
+                            "paths": [[{"x": x, "y": y} for x, y in ring] for ring in part]
+                        },
+                    }
                     for part in parts
                 ]
         box = self._bndbox(element, key)
@@ -476,7 +505,9 @@ class _VocFile:
         w = values["xmax"] - values["xmin"] + 1
         h = values["ymax"] - values["ymin"] + 1
         if w <= 0 or h <= 0:
-            self.summary.errors.append(f"{key}/bndbox: xmax and ymax must not be less than xmin and ymin")
+            self.summary.errors.append(
+                f"{key}/bndbox: xmax and ymax must not be less than xmin and ymin"
+            )
             return None
         return {"x": values["xmin"] - 1, "y": values["ymin"] - 1, "w": w, "h": h}
 
@@ -487,18 +518,26 @@ class _VocFile:
                 continue
             value = _finite(child.text)
             if value is None:
-                self.summary.errors.append(f"{key}/{child.tag}: expected a number, got {child.text!r}")
+                self.summary.errors.append(
+                    f"{key}/{child.tag}: expected a number, got {child.text!r}"
+                )
                 return None
             values.append(value - 1)
         if len(values) % 2 or len(values) < 6:
-            self.summary.errors.append(f"{key}: expected x1, y1, x2, y2, ... for at least 3 points, got {len(values)} values")
+            self.summary.errors.append(
+                f"{key}: expected x1, y1, x2, y2, ... for at least 3 points, got {len(values)} values"
+            )
             return None
         return [{"x": values[i], "y": values[i + 1]} for i in range(0, len(values), 2)]
 
 
 def _indices_of_colours(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8] | None:
     """Palette indices of an RGB mask drawn with VOC's colour map; None for another colour."""
-    codes = (pixels[..., 0].astype(np.int32) << 16) | (pixels[..., 1].astype(np.int32) << 8) | pixels[..., 2]
+    codes = (
+        (pixels[..., 0].astype(np.int32) << 16)
+        | (pixels[..., 1].astype(np.int32) << 8)
+        | pixels[..., 2]
+    )
     palette = np.array([(r << 16) | (g << 8) | b for r, g, b in COLOUR_MAP], dtype=np.int32)
     order = np.argsort(palette)
     at = np.clip(np.searchsorted(palette[order], codes), 0, 255)

@@ -110,7 +110,9 @@ class YoloWriter:
         for image in images:
             relative = unique_relative_path(image.relative_path, taken, not_carried)
             lines = _label_lines(image, index_of, not_carried)
-            archive.write_text(str(PurePosixPath("labels", relative).with_suffix(".txt")), "".join(lines))
+            archive.write_text(
+                str(PurePosixPath("labels", relative).with_suffix(".txt")), "".join(lines)
+            )
             if include_images:
                 archive.write_image(f"images/{relative}", image)
         archive.write_text(DATA_YAML, _data_yaml(dataset_name, classes, not_carried))
@@ -132,7 +134,9 @@ def unique_relative_path(relative: str, taken: set[str], not_carried: Counter[st
     return str(candidate)
 
 
-def _label_lines(image: ExportImage, index_of: dict[str, int], not_carried: Counter[str]) -> list[str]:
+def _label_lines(
+    image: ExportImage, index_of: dict[str, int], not_carried: Counter[str]
+) -> list[str]:
     lines = []
     for annotation in image.annotations:
         index = index_of.get(annotation.name)
@@ -214,7 +218,9 @@ class YoloReader:
         for labels in visible_files(root, "*.txt"):
             if "labels" in labels.relative_to(root).parts and labels not in paired:
                 where = labels.relative_to(root).as_posix()
-                summary.errors.append(f"{where}: labels without an image (none has this path under images/)")
+                summary.errors.append(
+                    f"{where}: labels without an image (none has this path under images/)"
+                )
 
 
 def _names_file(root: Path) -> Path | None:
@@ -222,9 +228,13 @@ def _names_file(root: Path) -> Path | None:
     candidates = [root / DATA_YAML, root / "data.yml"]
     candidates += [p for p in visible_files(root, "*.y*ml") if p.suffix in (".yaml", ".yml")]
     for path in candidates:
-        if path.is_file() and b"names" in path.read_bytes()[:1 << 20]:
+        if path.is_file() and b"names" in path.read_bytes()[: 1 << 20]:
             return path
-    candidates = [root / "classes.txt", *visible_files(root, "classes.txt"), *visible_files(root, "*.names")]
+    candidates = [
+        root / "classes.txt",
+        *visible_files(root, "classes.txt"),
+        *visible_files(root, "*.names"),
+    ]
     return next((p for p in candidates if p.is_file()), None)
 
 
@@ -232,7 +242,9 @@ def _read_names(root: Path, summary: ImportSummary) -> dict[int, str] | None:
     """Class index → name, or None after reporting why there are none."""
     path = _names_file(root)
     if path is None:
-        summary.errors.append(f"{DATA_YAML}: missing (class names come from data.yaml or classes.txt)")
+        summary.errors.append(
+            f"{DATA_YAML}: missing (class names come from data.yaml or classes.txt)"
+        )
         return None
     where = path.relative_to(root).as_posix()
     try:
@@ -248,7 +260,9 @@ def _read_names(root: Path, summary: ImportSummary) -> dict[int, str] | None:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        summary.errors.append(f"{where}: {at}invalid YAML ({getattr(error, 'problem', None) or error})")
+        summary.errors.append(
+            f"{where}: {at}invalid YAML ({getattr(error, 'problem', None) or error})"
+        )
         return None
     names = data.get("names") if isinstance(data, dict) else None
     if isinstance(names, list):
@@ -261,8 +275,15 @@ def _read_names(root: Path, summary: ImportSummary) -> dict[int, str] | None:
     result: dict[int, str] = {}
     for key, name in found.items():
         index = _whole_number(str(key))
-        if index is None or index < 0 or not isinstance(name, (str, int, float)) or not str(name).strip():
-            summary.errors.append(f"{where}: names[{key!r}]: expected a class index and a non-blank name")
+        if (
+            index is None
+            or index < 0
+            or not isinstance(name, (str, int, float))
+            or not str(name).strip()
+        ):
+            summary.errors.append(
+                f"{where}: names[{key!r}]: expected a class index and a non-blank name"
+            )
             continue
         result[index] = str(name)
     return result
@@ -293,7 +314,9 @@ def _read_image(
     if size is None:
         summary.errors.append(f"{relative}: not an image Pillow can read")
         return None
-    image = ImportedImage(filename=filename, folder=folder, source=path, width=size[0], height=size[1])
+    image = ImportedImage(
+        filename=filename, folder=folder, source=path, width=size[0], height=size[1]
+    )
     if labels.is_file():
         paired.add(labels)
         image.annotations = _read_labels(labels, labels_relative.as_posix(), names, size, summary)
@@ -332,7 +355,11 @@ def _read_labels(
 
 
 def _parse_line(
-    tokens: list[str], names: dict[int, str], size: tuple[int, int], where: str, summary: ImportSummary
+    tokens: list[str],
+    names: dict[int, str],
+    size: tuple[int, int],
+    where: str,
+    summary: ImportSummary,
 ) -> dict[str, Any] | None:
     if len(tokens) < 5:
         summary.errors.append(
