@@ -52,7 +52,6 @@ from pictograph.formats.pictograph import (
     JsonPerImageReader,
     folder_and_filename,
     inside,
-    read_json,
     to_wire,
 )
 from pictograph.models.annotation import (
@@ -211,17 +210,14 @@ def _contains(ring: list[dict[str, float]], point: dict[str, float]) -> bool:
 class LabelmeReader(JsonPerImageReader):
     name: ClassVar[str] = "labelme"
 
+    object_name: ClassVar[str] = "LabelMe JSON object"
+
     def looks_like(self, data: Any) -> bool:
         return isinstance(data, dict) and "shapes" in data and "imagePath" in data
 
-    def _read_file(self, root: Path, path: Path, summary: ImportSummary) -> ImportedImage | None:
-        where = path.relative_to(root).as_posix()
-        data = read_json(path, where, summary)
-        if data is None:
-            return None
-        if not isinstance(data, dict):
-            summary.errors.append(f"{where}: expected a LabelMe JSON object")
-            return None
+    def _convert(
+        self, root: Path, path: Path, where: str, data: dict[str, Any], summary: ImportSummary
+    ) -> ImportedImage | None:
         shapes = data.get("shapes")
         if not isinstance(shapes, list):
             summary.errors.append(f"{where}: shapes: missing or not a list")

@@ -162,13 +162,25 @@ class JsonPerImageReader:
                 return True
         return False
 
+    object_name: ClassVar[str] = "JSON object"
+    """How errors name the object each file must hold, e.g. "LabelMe JSON object"."""
+
     def read(self, root: Path, summary: ImportSummary) -> Iterator[ImportedImage]:
         for path in visible_files(root, "*.json"):
-            image = self._read_file(root, path, summary)
+            where = path.relative_to(root).as_posix()
+            data = read_json(path, where, summary)
+            if data is None:
+                continue
+            if not isinstance(data, dict):
+                summary.errors.append(f"{where}: expected a {self.object_name}")
+                continue
+            image = self._convert(root, path, where, data, summary)
             if image is not None:
                 yield image
 
-    def _read_file(self, root: Path, path: Path, summary: ImportSummary) -> ImportedImage | None:
+    def _convert(
+        self, root: Path, path: Path, where: str, data: dict[str, Any], summary: ImportSummary
+    ) -> ImportedImage | None:
         raise NotImplementedError
 
 

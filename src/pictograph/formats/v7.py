@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from pictograph.formats.base import FormatReader, ImportedImage, ImportSummary
-from pictograph.formats.pictograph import JsonPerImageReader, inside, read_json, to_wire
+from pictograph.formats.pictograph import JsonPerImageReader, inside, to_wire
 
 DARWIN_VERSION = "2.0"
 SKIPPED_TYPES: tuple[str, ...] = (
@@ -82,17 +82,14 @@ def _convert(annotation: dict[str, Any], name: str) -> dict[str, Any] | str:
 class V7Reader(JsonPerImageReader):
     name: ClassVar[str] = "v7"
 
+    object_name: ClassVar[str] = "V7 Darwin JSON object"
+
     def looks_like(self, data: Any) -> bool:
         return isinstance(data, dict) and "item" in data and "annotations" in data
 
-    def _read_file(self, root: Path, path: Path, summary: ImportSummary) -> ImportedImage | None:
-        where = path.relative_to(root).as_posix()
-        data = read_json(path, where, summary)
-        if data is None:
-            return None
-        if not isinstance(data, dict):
-            summary.errors.append(f"{where}: expected a V7 Darwin JSON object")
-            return None
+    def _convert(
+        self, root: Path, path: Path, where: str, data: dict[str, Any], summary: ImportSummary
+    ) -> ImportedImage | None:
         if data.get("version") != DARWIN_VERSION:
             summary.errors.append(
                 f"{where}: version: expected {DARWIN_VERSION!r} (V7 Darwin JSON 2.0), got {data.get('version')!r}"
