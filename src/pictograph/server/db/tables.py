@@ -216,6 +216,10 @@ class Job(Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(50), index=True)
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    """The dataset the job works on, when it works on one (lists filter by it)."""
     queue: Mapped[str] = mapped_column(String(50), default="default")
     status: Mapped[str] = mapped_column(String(12), default="pending")
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
@@ -228,6 +232,8 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]
+    """A pending job is not claimed before this moment (a retry's back-off)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -285,3 +291,43 @@ class Export(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     completed_at: Mapped[datetime | None]
+
+
+class Webhook(Base):
+    """A URL an organization registered to hear about events (``auto_label.completed`` …)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    """Event names it receives; empty means every event."""
+    secret: Mapped[str] = mapped_column(String(100))
+    """Key of the HMAC-SHA256 signature header on every delivery."""
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event sent (or being sent) to one webhook, with the outcome of its attempts."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    """pending, delivered or failed (every attempt used)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]

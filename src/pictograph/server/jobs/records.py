@@ -22,10 +22,13 @@ def enqueue(
     *,
     queue: str = "default",
     total: int = 0,
+    project_id: str | None = None,
+    not_before: datetime | None = None,
 ) -> Job:
+    """A pending job row (committed with the caller's transaction); ``not_before`` delays it."""
     job = Job(
         organization_id=organization_id, kind=kind, queue=queue, payload=payload,
-        progress_total=total, status="pending",
+        progress_total=total, status="pending", project_id=project_id, not_before=not_before,
     )
     session.add(job)
     session.flush()

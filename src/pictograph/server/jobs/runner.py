@@ -93,7 +93,7 @@ class JobRunner:
     def claim(self) -> Job | None:
         now = datetime.now(timezone.utc)
         claimable = or_(
-            Job.status == "pending",
+            (Job.status == "pending") & (Job.not_before.is_(None) | (Job.not_before <= now)),
             (Job.status == "running") & (Job.lease_expires_at < now),
         )
         with self.server.db.session() as session:
