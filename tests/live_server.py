@@ -91,6 +91,9 @@ def start_server(data_dir: Path, database_url: str | None, backend: str, **env_o
         "PICTOGRAPH_BOOTSTRAP_API_KEY": OWNER_KEY,
         "PICTOGRAPH_WRITE_CLIENT_CONFIG": "false",
         "PICTOGRAPH_BCRYPT_ROUNDS": "4",
+        "PICTOGRAPH_WEBHOOK_MAX_ATTEMPTS": "3",
+        "PICTOGRAPH_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+        "PICTOGRAPH_WEBHOOK_TIMEOUT_SECONDS": "2",
         **env_overrides,
     }
     for name in ("PICTOGRAPH_API_KEY", "PICTOGRAPH_BASE_URL"):

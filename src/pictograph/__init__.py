@@ -15,12 +15,15 @@ from pictograph.models.annotation import (
     PolylineAnnotation,
     PolylineGeometry,
 )
+from pictograph.models.auto_annotate import BatchClass, BatchJob, PromptResult
 from pictograph.models.common import BoundingBox, Point
 from pictograph.models.project import ProjectClass
 
 __all__ = [
     "Annotation",
     "BBoxAnnotation",
+    "BatchClass",
+    "BatchJob",
     "BoundingBox",
     "Client",
     "KeypointAnnotation",
@@ -30,5 +33,6 @@ __all__ = [
     "PolylineAnnotation",
     "PolylineGeometry",
     "ProjectClass",
+    "PromptResult",
     "__version__",
 ]

@@ -121,6 +121,20 @@ class ValidationError(ApiError):
         self.errors: list[dict[str, Any]] = errors if errors is not None else []
 
     @classmethod
+    def from_pydantic(
+        cls, error: Any, loc: list[Any], what: str, hint: str | None = None
+    ) -> ValidationError:
+        """The SDK's error for a payload pydantic rejected before sending, fields under ``loc``."""
+        errors = [
+            {"loc": [*loc, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in error.errors(include_url=False)
+        ]
+        summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        if hint:
+            summary = f"{hint}; {summary}"
+        return cls(f"Invalid {what}: {summary}", error_code="validation_error", errors=errors)
+
+    @classmethod
     def _envelope_fields(cls, body: Mapping[str, Any], headers: httpx.Headers) -> dict[str, Any]:
         raw = body.get("errors")
         if raw is None and isinstance(body.get("detail"), list):

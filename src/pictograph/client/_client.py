@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from pictograph.client._transport import Transport
 from pictograph.client.resources.annotations import Annotations
 from pictograph.client.resources.api_keys import ApiKeys
+from pictograph.client.resources.auto_annotate import AutoAnnotate
 from pictograph.client.resources.batch import Batch
 from pictograph.client.resources.connectors import Connectors
 from pictograph.client.resources.credits import Credits
@@ -17,6 +18,7 @@ from pictograph.client.resources.images import Images
 from pictograph.client.resources.imports import Imports
 from pictograph.client.resources.organizations import Organizations
 from pictograph.client.resources.projects import Projects
+from pictograph.client.resources.webhooks import Webhooks
 from pictograph.config_file import FileConfig, load_config
 from pictograph.exceptions import ConfigurationError
 
@@ -78,6 +80,7 @@ class Client:
         self.projects = Projects(self._transport)
         self.images = Images(self._transport)
         self.annotations = Annotations(self._transport)
+        self.auto_annotate = AutoAnnotate(self._transport)
         self.batch = Batch(self._transport)
         self.organizations = Organizations(self._transport)
         self.api_keys = ApiKeys(self._transport)
@@ -85,6 +88,7 @@ class Client:
         self.connectors = Connectors(self._transport)
         self.imports = Imports(self._transport)
         self.exports = Exports(self._transport)
+        self.webhooks = Webhooks(self._transport)
 
     def close(self) -> None:
         """Release the connection pools; the client is unusable afterwards."""

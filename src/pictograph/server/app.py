@@ -45,6 +45,8 @@ ROUTERS: list[tuple[str, str]] = [
     ("exports", API_PREFIX),
     ("imports", API_PREFIX),
     ("connectors", API_PREFIX),
+    ("webhooks", API_PREFIX),
+    ("auto_annotate", API_PREFIX),
     ("api_keys", "/api/v1"),
 ]
 
@@ -53,6 +55,8 @@ ROUTERS: list[tuple[str, str]] = [
 JOB_HANDLER_MODULES: list[str] = [
     "pictograph.server.jobs.export_job",
     "pictograph.server.jobs.import_job",
+    "pictograph.server.jobs.webhook_job",
+    "pictograph.server.jobs.auto_label_job",
 ]
 
 

@@ -6,7 +6,8 @@ no module keeps global state of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pictograph.server.auth import Authenticator
@@ -17,6 +18,7 @@ from pictograph.server.storage import LocalBlobStore
 
 if TYPE_CHECKING:
     from pictograph.server.jobs.runner import JobRunner
+    from pictograph.vision.engine import VisionEngine
 
 
 @dataclass
@@ -28,6 +30,22 @@ class ServerContext:
     authenticator: Authenticator
     jobs: JobRunner | None = None
     """The embedded worker pool, when this process runs one."""
+    _vision: VisionEngine | None = None
+    _vision_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def vision(self) -> VisionEngine:
+        """The process's model engine, made on first use (so a server that never annotates
+        never imports torch)."""
+        with self._vision_lock:
+            if self._vision is None:
+                from pictograph.vision.engine import VisionEngine
+
+                self._vision = VisionEngine(
+                    self.settings.resolved_models_dir,
+                    device=self.settings.device,
+                    cache_bytes=self.settings.embedding_cache_mb * 1024 * 1024,
+                )
+            return self._vision
 
     def blob_url(self, method: str, key: str, content_type: str = "") -> str:
         """An absolute signed URL for one blob operation, valid for the configured TTL."""

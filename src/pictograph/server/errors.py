@@ -77,11 +77,17 @@ class Invalid(ServiceError):
     error_code = "validation_error"
 
     def __init__(
-        self, detail: str, *, errors: list[dict[str, Any]] | None = None, loc: list[Any] | None = None
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        loc: list[Any] | None = None,
+        error_code: str | None = None,
+        **extra: Any,
     ) -> None:
         if errors is None:
             errors = [{"loc": loc or [], "msg": detail, "type": "value_error"}]
-        super().__init__(detail, errors=errors)
+        super().__init__(detail, error_code=error_code, errors=errors, **extra)
 
 
 class RateLimited(ServiceError):

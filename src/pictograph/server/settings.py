@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     """os.pathsep-separated directories whose folders may be imported in place by path; empty: none (403)."""
     v7_base_url: str = "https://darwin.v7labs.com/api"
     roboflow_base_url: str = "https://api.roboflow.com"
+    models_dir: Path | None = None
+    """Foundation-model weights (``<models_dir>/<name>/``); None means ``<data_dir>/models``."""
+    device: str = "auto"
+    """Where models run: ``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
+    embedding_cache_mb: int = Field(default=512, ge=0)
+    """Image embeddings kept in memory so later prompts on an image skip its encoder."""
     signed_url_ttl_seconds: int = 3600
     bcrypt_rounds: int = 12
     idempotency_ttl_seconds: int = 24 * 3600
@@ -52,12 +58,22 @@ class Settings(BaseSettings):
     """Threads running durable jobs in each server process; 0 leaves jobs to other processes."""
     job_lease_seconds: float = Field(default=30.0, gt=0)
     """How long a claimed job stays claimed without a heartbeat before another worker resumes it."""
+    webhook_max_attempts: int = Field(default=5, ge=1)
+    """Tries per webhook delivery before it is marked failed (the first one included)."""
+    webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
+    """Wait before the second try; each later wait doubles (receivers get time to recover)."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long one delivery may take to be answered; a slower receiver counts as a failure."""
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'pictograph.db'}"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def blob_dir(self) -> Path:

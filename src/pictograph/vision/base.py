@@ -89,6 +89,9 @@ class PromptSegmenter(Backend):
 class TextDetector(Backend):
     """Open-vocabulary (or prompt-matched) detection: prompts → instances."""
 
+    makes_masks: bool = False
+    """True when :meth:`detect` returns masks itself (SAM 3); otherwise the engine segments boxes."""
+
     @abstractmethod
     def detect(
         self, image: RGBImage, prompts: Sequence[str], threshold: float

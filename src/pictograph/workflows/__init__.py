@@ -1,5 +1,19 @@
 """Workflows: multi-step tasks in one call, each returning a report rather than raising per item."""
 
+from pictograph.workflows.annotate import (
+    AnnotateMode,
+    AnnotateReport,
+    AnnotationFailure,
+    auto_annotate_dataset,
+)
 from pictograph.workflows.upload import UploadFailure, UploadReport, upload_dataset_from_folder
 
-__all__ = ["UploadFailure", "UploadReport", "upload_dataset_from_folder"]
+__all__ = [
+    "AnnotateMode",
+    "AnnotateReport",
+    "AnnotationFailure",
+    "UploadFailure",
+    "UploadReport",
+    "auto_annotate_dataset",
+    "upload_dataset_from_folder",
+]

@@ -40,3 +40,11 @@ class Resource:
 def path_segment(value: str) -> str:
     """A name or id made safe to splice into a URL path."""
     return quote(value, safe="")
+
+
+def check_polling(poll_interval: float, timeout: float) -> None:
+    """Refuse polling settings that would spin (``0``) or never wait (negative)."""
+    if poll_interval <= 0:
+        raise ValueError(f"poll_interval must be positive, got {poll_interval}")
+    if timeout <= 0:
+        raise ValueError(f"timeout must be positive, got {timeout}")

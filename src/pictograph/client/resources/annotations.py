@@ -76,14 +76,10 @@ def _to_wire(annotation: Annotation | Mapping[str, Any], index: int) -> dict[str
         try:
             model = _ONE_ANNOTATION.validate_python(dict(annotation))
         except PydanticValidationError as error:
-            errors = [
-                {"loc": ["annotations", index, *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in error.errors(include_url=False)
-            ]
-            summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+            hint = None
             if "class" in annotation and "name" not in annotation:
-                summary = f"the class label field is 'name', not 'class'; {summary}"
-            raise ValidationError(
-                f"Invalid annotation: {summary}", error_code="validation_error", errors=errors
+                hint = "the class label field is 'name', not 'class'"
+            raise ValidationError.from_pydantic(
+                error, ["annotations", index], "annotation", hint
             ) from error
     return model.model_dump(mode="json", exclude_none=True)

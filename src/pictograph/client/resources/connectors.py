@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pictograph.client.resources import Resource, path_segment
+from pictograph.client.resources import Resource, check_polling, path_segment
 from pictograph.exceptions import ApiError, PollTimeoutError
 from pictograph.models.connector import (
     ConnectorProvider,
@@ -68,7 +68,7 @@ class Connectors(Resource):
         provider or an empty list; with ``wait=True`` ApiError if the import ends in ``error``
         and PollTimeoutError past ``timeout``. ``progress`` gets every polled snapshot.
         """
-        _check_polling(poll_interval, timeout)
+        check_polling(poll_interval, timeout)
         body = {
             "provider": provider,
             "api_key": api_key,
@@ -105,7 +105,7 @@ class Connectors(Resource):
         sleep: Callable[[float], None] | None = None,
     ) -> ImportJob:
         """Poll until ``completed`` / ``cancelled`` (returned) or ``error`` (ApiError)."""
-        _check_polling(poll_interval, timeout)
+        check_polling(poll_interval, timeout)
         sleep_fn = sleep or time.sleep
         deadline = time.monotonic() + timeout
         while True:
@@ -129,10 +129,3 @@ class Connectors(Resource):
                     timeout=timeout,
                 )
             sleep_fn(poll_interval)
-
-
-def _check_polling(poll_interval: float, timeout: float) -> None:
-    if poll_interval <= 0:
-        raise ValueError(f"poll_interval must be positive, got {poll_interval}")
-    if timeout <= 0:
-        raise ValueError(f"timeout must be positive, got {timeout}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pictograph.client._pager import OffsetPager
-from pictograph.client.resources import Resource, path_segment
+from pictograph.client.resources import Resource, check_polling, path_segment
 from pictograph.exceptions import ApiError, PollTimeoutError, ValidationError
 from pictograph.models.export import Export, ExportFormat
 
@@ -52,7 +52,7 @@ class Exports(Resource):
         until the ZIP is ready. Raises ConflictError (409) for a taken name, ValidationError
         (422) for an unknown format / status_filter, NotFoundError (404) for an unknown dataset.
         """
-        _check_polling(poll_interval, timeout)
+        check_polling(poll_interval, timeout)
         body: dict[str, Any] = {
             "dataset_name": dataset_name,
             "name": name,
@@ -135,7 +135,7 @@ class Exports(Resource):
         Raises PollTimeoutError (``job_id`` = the export's id) when ``timeout`` seconds pass
         first; the export keeps building on the server.
         """
-        _check_polling(poll_interval, timeout)
+        check_polling(poll_interval, timeout)
         deadline = time.monotonic() + timeout
         while True:
             export = self.get(dataset_name, name)
@@ -180,10 +180,3 @@ class Exports(Resource):
     @staticmethod
     def _item_path(dataset_name: str, name: str) -> str:
         return f"{_PATH}{path_segment(dataset_name)}/{path_segment(name)}"
-
-
-def _check_polling(poll_interval: float, timeout: float) -> None:
-    if poll_interval <= 0:
-        raise ValueError(f"poll_interval must be positive, got {poll_interval}")
-    if timeout <= 0:
-        raise ValueError(f"timeout must be positive, got {timeout}")

@@ -26,7 +26,7 @@ import httpx
 
 from pictograph.client._pager import OffsetPager
 from pictograph.client._transport import IDEMPOTENCY_HEADER, new_idempotency_key
-from pictograph.client.resources import Resource, path_segment
+from pictograph.client.resources import Resource, check_polling, path_segment
 from pictograph.exceptions import ApiError, PollTimeoutError, ValidationError
 from pictograph.models.image import SUPPORTED_EXTENSIONS
 from pictograph.models.imports import IMPORT_FORMATS, DatasetImport
@@ -61,7 +61,7 @@ class Imports(Resource):
         and ``create_if_missing`` is false; PaymentRequiredError over the tier caps.
         ``upload_progress(sent, total)`` follows the upload, ``progress`` each poll.
         """
-        _check_polling(poll_interval, timeout)
+        check_polling(poll_interval, timeout)
         if format is not None and format not in IMPORT_FORMATS:
             raise ValidationError(
                 f"Unknown import format {format!r}; expected one of {', '.join(IMPORT_FORMATS)}",
@@ -126,7 +126,7 @@ class Imports(Resource):
         sleep: Callable[[float], None] | None = None,
     ) -> DatasetImport:
         """Poll until ``completed`` / ``cancelled`` (returned) or ``failed`` (ApiError)."""
-        _check_polling(poll_interval, timeout)
+        check_polling(poll_interval, timeout)
         sleep_fn = sleep or time.sleep
         deadline = time.monotonic() + timeout
         while True:
@@ -248,10 +248,3 @@ def zip_folder(folder: Path, archive: Path) -> int:
             out.write(path, name, compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
             count += 1
     return count
-
-
-def _check_polling(poll_interval: float, timeout: float) -> None:
-    if poll_interval <= 0:
-        raise ValueError(f"poll_interval must be positive, got {poll_interval}")
-    if timeout <= 0:
-        raise ValueError(f"timeout must be positive, got {timeout}")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from pictograph.server.db.tables import Job, JobItem
 
@@ -58,16 +59,27 @@ class JobContext:
         """Record one finished item and count it; False if it was already recorded."""
         try:
             with self.db.session() as session:
-                session.add(JobItem(job_id=self.job_id, item_key=key, ok=ok, result=result, error=error))
-                session.flush()
-                counter = Job.progress_done if ok else Job.progress_failed
-                session.execute(
-                    update(Job).where(Job.id == self.job_id).values({counter: counter + 1})
-                )
+                self.record_item_in(session, key, ok=ok, result=result, error=error)
         except IntegrityError:
             return False
         self.heartbeat()
         return True
+
+    def record_item_in(
+        self,
+        session: Session,
+        key: str,
+        *,
+        ok: bool,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record an item inside the caller's transaction, so the item's own writes and its
+        record commit together (exactly once). Raises IntegrityError if already recorded."""
+        session.add(JobItem(job_id=self.job_id, item_key=key, ok=ok, result=result, error=error))
+        session.flush()
+        counter = Job.progress_done if ok else Job.progress_failed
+        session.execute(update(Job).where(Job.id == self.job_id).values({counter: counter + 1}))
 
     def heartbeat(self) -> None:
         """Extend the lease; raise JobCancelled when cancellation was requested."""

@@ -25,6 +25,8 @@ RECENT_ENTRIES = 20
 CREDIT_COSTS: dict[str, tuple[int, str, int]] = {
     "sam3_per_minute": (1, "prompt", 3),
     "sam3_auto_annotation": (1, "image", 3),
+    "sam3_session": (3, "session", 3),
+    "sam3_prompt": (1, "prompt", 1),
     "training_a10g_per_minute": (10, "minute", 0),
     "training_a100_per_minute": (60, "minute", 0),
     "training_h100_per_minute": (120, "minute", 0),
@@ -81,18 +83,35 @@ def record(
 
 def charge(session: Session, organization_id: str, operation: str, quantity: int, **details: Any) -> int:
     """Debit the cost of an operation, or raise 402 without writing anything."""
-    renew_allowance(session, organization_id)
     _, _, _, total = cost_of(operation, quantity)
+    debit(session, organization_id, total, operation, f"{quantity} × {operation}", details or None)
+    return total
+
+
+def require_balance(session: Session, organization_id: str, amount: int, operation: str) -> None:
+    """Raise 402 unless the balance covers ``amount`` (a pre-flight check; writes nothing else)."""
+    renew_allowance(session, organization_id)
     org = locked_organization(session, organization_id)
-    if org.credits_remaining < total:
+    if org.credits_remaining < amount:
         raise PaymentRequired(
-            f"Insufficient credits: {operation} needs {total}, {org.credits_remaining} remaining",
-            required=total,
+            f"Insufficient credits: {operation} needs {amount}, {org.credits_remaining} remaining",
+            required=amount,
             remaining=org.credits_remaining,
             upgrade_url=UPGRADE_URL,
         )
-    record(session, organization_id, -total, operation, f"{quantity} × {operation}", details or None)
-    return total
+
+
+def debit(
+    session: Session,
+    organization_id: str,
+    amount: int,
+    operation: str,
+    description: str,
+    details: dict[str, Any] | None = None,
+) -> CreditLedgerEntry:
+    """Take ``amount`` credits as one ledger entry, or raise 402 without writing anything."""
+    require_balance(session, organization_id, amount, operation)
+    return record(session, organization_id, -amount, operation, description, details)
 
 
 def renew_allowance(session: Session, organization_id: str, now: datetime | None = None) -> None:
