@@ -178,6 +178,8 @@ class Sam3ConceptDetector(TextDetector):
     instances on a phone photo.
     """
 
+    makes_masks = True
+
     def __init__(self, model: Any, processor: Any, device: str) -> None:
         self.name = "sam3"
         self.model = model

@@ -10,7 +10,7 @@ Only what transformers needs is fetched: top-level config, processor and tokeniz
 safetensors weights (``*.bin`` only when a repository has no safetensors). Each file is written to
 a temporary name and renamed once its size and sha256 (when the listing gives them) check out, so
 an interrupted or corrupted download never leaves a file that looks complete; files already
-complete are skipped, so a second pull resumes where the first stopped.
+complete are skipped, so pulling again fetches only what is missing.
 """
 
 from __future__ import annotations
