@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from pictograph._version import __version__
 from pictograph.cli import _output
 from pictograph.cli._context import ApiKeyOption, BaseUrlOption, GlobalOptions, JsonOption
+from pictograph.cli.annotate import annotate
 from pictograph.cli.annotations import app as annotations_app
 from pictograph.cli.credits import app as credits_app
 from pictograph.cli.datasets import app as datasets_app
@@ -22,6 +23,7 @@ from pictograph.cli.images import app as images_app
 from pictograph.cli.import_ import import_command
 from pictograph.cli.init import init
 from pictograph.cli.login import login
+from pictograph.cli.models import app as models_app
 from pictograph.cli.server import app as server_app
 from pictograph.exceptions import (
     ConfigurationError,
@@ -70,10 +72,12 @@ app.command("login")(login)
 app.command("init")(init)
 app.command("export")(export)
 app.command("import")(import_command)
+app.command("annotate")(annotate)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(images_app, name="images")
 app.add_typer(annotations_app, name="annotations")
 app.add_typer(credits_app, name="credits")
+app.add_typer(models_app, name="models")
 app.add_typer(server_app, name="server")
 
 
