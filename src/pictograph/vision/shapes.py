@@ -3,8 +3,9 @@
 How each shape is derived (the documented rule, in image pixel coordinates):
 
 - ``bbox`` — the tight box around the mask's pixels (the detector's box when there is no mask).
-- ``polygon`` — the mask's boundary traced on pixel edges (OpenCV contours, moved half a pixel
-  so vertices lie on pixel corners), simplified by Douglas–Peucker with ``tolerance`` pixels.
+- ``polygon`` — the mask's boundary traced along pixel edges (vertices on pixel corners, so the
+  unsimplified polygon covers exactly the mask's pixels; the tracing the COCO format uses),
+  simplified by Douglas–Peucker with ``tolerance`` pixels.
   The largest part comes first with its holes; other parts of at least
   :data:`MIN_PART_FRACTION` of its area follow with theirs, and the rings are filled by the
   even-odd rule (so holes stay holes). Parts and holes under :data:`MIN_RING_AREA` px² are noise
@@ -25,6 +26,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from pictograph.formats._masks import mask_to_polygons, ring_area
 from pictograph.vision.base import BoolMask, Box, Prediction, box_of_mask
 
 OutputType = Literal["bbox", "polygon", "polyline", "keypoint"]
@@ -33,44 +35,31 @@ DEFAULT_TOLERANCE = 1.0
 """Douglas–Peucker tolerance in pixels: within a pixel of the traced boundary."""
 MIN_RING_AREA = 4.0
 MIN_PART_FRACTION = 0.05
+SKELETON_SIZE = 512
 
 Ring = list[tuple[float, float]]
 
 
-def _contours(mask: BoolMask) -> tuple[list[np.ndarray], np.ndarray | None]:
-    found = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
-    contours, hierarchy = found[-2], found[-1]
-    return list(contours), (hierarchy[0] if hierarchy is not None else None)
-
-
-def _simplify(contour: np.ndarray, tolerance: float, closed: bool) -> Ring:
-    simplified = cv2.approxPolyDP(contour.astype(np.float32), tolerance, closed) if tolerance > 0 else contour
-    return [(float(x) + 0.5, float(y) + 0.5) for x, y in simplified.reshape(-1, 2)]
+def _simplify(points: np.ndarray, tolerance: float, closed: bool) -> Ring:
+    if tolerance > 0:
+        points = cv2.approxPolyDP(points.reshape(-1, 1, 2).astype(np.float32), tolerance, closed)
+    return [(float(x), float(y)) for x, y in points.reshape(-1, 2)]
 
 
 def mask_to_rings(mask: BoolMask, tolerance: float = DEFAULT_TOLERANCE) -> list[Ring]:
     """Polygon rings (even-odd) of a mask: largest part and its holes first, then other parts."""
-    contours, hierarchy = _contours(mask)
-    if hierarchy is None:
-        return []
     parts: list[tuple[float, list[Ring]]] = []
-    for index, contour in enumerate(contours):
-        if hierarchy[index][3] != -1:  # a hole; collected with its outline below
+    for outline, *holes in mask_to_polygons(mask):
+        area = ring_area(outline)
+        if area < MIN_RING_AREA:
             continue
-        area = float(cv2.contourArea(contour)) + 0.5 * len(contour)  # area up to pixel edges
-        outline = _simplify(contour, tolerance, closed=True)
-        if area < MIN_RING_AREA or len(outline) < 3:
-            continue
-        rings = [outline]
-        child = hierarchy[index][2]
-        while child != -1:
-            hole = contours[child]
-            if float(cv2.contourArea(hole)) >= MIN_RING_AREA:
-                hole_ring = _simplify(hole, tolerance, closed=True)
-                if len(hole_ring) >= 3:
-                    rings.append(hole_ring)
-            child = hierarchy[child][0]
-        parts.append((area, rings))
+        rings = [_simplify(np.asarray(outline), tolerance, closed=True)]
+        rings += [
+            _simplify(np.asarray(hole), tolerance, closed=True)
+            for hole in holes
+            if ring_area(hole) >= MIN_RING_AREA
+        ]
+        parts.append((area, [ring for ring in rings if len(ring) >= 3]))
     if not parts:
         return []
     parts.sort(key=lambda part: part[0], reverse=True)
@@ -114,14 +103,25 @@ def _farthest(start: tuple[int, int], pixels: set[tuple[int, int]]) -> tuple[tup
 
 
 def mask_to_polyline(mask: BoolMask, tolerance: float = DEFAULT_TOLERANCE) -> Ring:
-    """The medial line of the mask's largest part (see the module docstring)."""
+    """The medial line of the mask's largest part (see the module docstring).
+
+    The part is skeletonised at most :data:`SKELETON_SIZE` pixels across (a larger part is
+    scaled down first, and the line scaled back): a medial line needs no finer grid, and
+    skeletonising a full-resolution blob takes seconds.
+    """
     from skimage.morphology import skeletonize
 
     part = _largest_part(mask)
-    if not part.any():
+    box = box_of_mask(part)
+    if box is None:
         return []
-    skeleton = skeletonize(part)
-    pixels = {(int(y), int(x)) for y, x in zip(*np.nonzero(skeleton))}
+    x0, y0, x1, y1 = (int(v) for v in box)
+    crop = part[y0:y1, x0:x1]
+    scale = min(1.0, SKELETON_SIZE / max(crop.shape))
+    if scale < 1.0:
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        crop = cv2.resize(crop.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    pixels = {(int(y), int(x)) for y, x in zip(*np.nonzero(skeletonize(crop)))}
     if len(pixels) < 2:
         return _longest_axis(part)
     end_a, _ = _farthest(next(iter(pixels)), pixels)
@@ -131,8 +131,9 @@ def mask_to_polyline(mask: BoolMask, tolerance: float = DEFAULT_TOLERANCE) -> Ri
     while node is not None:
         path.append(node)
         node = parents[node]
-    contour = np.array([[x, y] for y, x in path], dtype=np.float32).reshape(-1, 1, 2)
-    line = _simplify(contour, tolerance, closed=False)
+    points = (np.array([[x, y] for y, x in path], dtype=np.float64) + 0.5) / scale
+    points += (x0, y0)
+    line = _simplify(points, tolerance, closed=False)
     return line if len(line) >= 2 else _longest_axis(part)
 
 
