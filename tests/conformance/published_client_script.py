@@ -41,6 +41,9 @@ def step(name):
 
 
 client = Client(api_key=API_KEY, base_url=BASE_URL, max_retries=0)
+# Model prompts run on the CPU here, the first one loading the models: the docs' advice for slow
+# endpoints is a longer Client timeout.
+models_client = Client(api_key=API_KEY, base_url=BASE_URL, max_retries=0, timeout=300)
 name = f"conf-{uuid.uuid4().hex[:8]}"
 state: dict = {}
 
@@ -213,6 +216,40 @@ def _():
     assert report.success, report.failures
     assert report.images_downloaded == 4 and report.annotations_downloaded == 1, report
     return [report.images_downloaded, report.annotations_downloaded]
+
+
+@step("auto_annotate.point+box+text")
+def _():
+    statuses = {"success", "no_detection", "below_threshold"}
+    point = models_client.auto_annotate.point(name, "a.png", x=20, y=15, name="road", score_threshold=0.0)
+    box = models_client.auto_annotate.box(name, "a.png", box={"x": 2, "y": 2, "w": 30, "h": 20}, name="car")
+    text = models_client.auto_annotate.text(name, "a.png", text_prompt="car", output_type="bbox")
+    assert {point.status, box.status, text.status} <= statuses
+    assert point.status == "success" and point.annotations[0].type == "polygon"
+    assert box.inference_time is not None and all(a.name == "car" for a in box.annotations)
+    return [point.status, box.status, text.status]
+
+
+@step("auto_annotate.batch+get_batch+cancel_batch")
+def _():
+    from pictograph.models.auto_annotate import BatchClass
+
+    job = client.auto_annotate.batch(
+        name, ["a.png"], [BatchClass(name="car", output_type="bbox")], poll_interval=0.5, timeout=120
+    )
+    assert job.status == "completed" and job.processed_images == 1 and job.progress == 100
+    assert client.auto_annotate.get_batch(job.job_id).job_id == job.job_id
+    assert client.auto_annotate.cancel_batch(job.job_id).status == "completed"
+    return [job.status, job.total_images]
+
+
+@step("workflows.auto_annotate_dataset")
+def _():
+    from pictograph.workflows.annotate import auto_annotate_dataset
+
+    report = auto_annotate_dataset(client, name, [("car", "bbox")], poll_interval=0.5, timeout=120)
+    assert report.job_id and not report.failures, report
+    return [report.images_attempted, report.images_skipped]
 
 
 @step("batch.move+copy+update+delete")

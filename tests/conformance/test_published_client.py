@@ -43,7 +43,7 @@ def published_client_python() -> Path:
     return python
 
 
-def test_published_client_drives_every_foundation_resource(live_server, tmp_path):
+def test_published_client_drives_every_resource(live_server, tmp_path):
     python = published_client_python()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PICTOGRAPH_")}
     env["HOME"] = str(tmp_path)
