@@ -181,7 +181,7 @@ def test_prompt_errors(sdk: Client, dataset: str) -> None:
         sdk.auto_annotate.text("no-such-dataset", "disc.png", text_prompt="cat")
 
 
-def test_prompt_without_credits_is_402_and_runs_nothing(
+def test_without_credits_prompts_and_batches_are_402_and_run_nothing(
     sdk: Client, dataset: str, live_server: LiveServer
 ) -> None:
     from sqlalchemy import text
@@ -194,6 +194,10 @@ def test_prompt_without_credits_is_402_and_runs_nothing(
         with pytest.raises(PaymentRequiredError) as short:
             sdk.auto_annotate.text(dataset, "cat.jpg", text_prompt="cat")
         assert short.value.required == 3
+        with pytest.raises(PaymentRequiredError) as batch_short:
+            sdk.auto_annotate.batch(dataset, None, [{"name": "disc"}], overwrite=True, wait=False)
+        assert batch_short.value.required == 3
+        assert sdk.auto_annotate.list_batches(dataset_name=dataset) == []
     finally:
         with db.session() as session:
             session.execute(
