@@ -279,3 +279,18 @@ def test_envelope_fields_reach_the_exception() -> None:
     assert missing.value.message == "Dataset 'x' not found"
     assert missing.value.request_id == "req-1"
     assert missing.value.response == {"detail": "Dataset 'x' not found", "error_code": "not_found"}
+
+
+def test_min_timeout_raises_only_the_read_timeout_of_that_request() -> None:
+    seen: list[dict[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return httpx.Response(200, json={})
+
+    transport, _ = make_transport(handler)
+    transport.request("POST", "/slow", json={}, min_timeout=300)
+    transport.request("POST", "/fast", json={})
+    transport.request("POST", "/already-long-enough", json={}, min_timeout=1)
+    assert seen[0]["read"] == 300 and seen[0]["connect"] == transport.timeout
+    assert seen[1]["read"] == transport.timeout == seen[2]["read"]

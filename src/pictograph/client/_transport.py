@@ -92,11 +92,13 @@ class Transport:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        min_timeout: float | None = None,
     ) -> Any:
         """Send one API request and return its decoded JSON body (None for an empty body).
 
         POST / PUT / PATCH carry an Idempotency-Key (``idempotency_key`` or a fresh one),
-        the same on every retry so the server can deduplicate.
+        the same on every retry so the server can deduplicate. ``min_timeout`` raises the
+        read timeout for endpoints known to be slow (a model's first prompt loads it).
         """
         method = method.upper()
         headers: dict[str, str] = {}
@@ -105,9 +107,13 @@ class Transport:
         query = _without_none(params)
         form = _without_none(data)
 
+        timeout = self._api.timeout
+        if min_timeout is not None and min_timeout > self.timeout:
+            timeout = httpx.Timeout(self.timeout, read=min_timeout)
+
         def build() -> httpx.Request:
             return self._api.build_request(
-                method, path, params=query, json=json, data=form, headers=headers
+                method, path, params=query, json=json, data=form, headers=headers, timeout=timeout
             )
 
         response = self._send(self._api, build)

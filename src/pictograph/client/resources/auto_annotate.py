@@ -31,6 +31,9 @@ from pictograph.models.auto_annotate import (
 _PATH = "/api/v1/developer/auto-annotate"
 DEFAULT_POLL_INTERVAL = 5.0
 DEFAULT_BATCH_TIMEOUT = 1800.0
+PROMPT_READ_TIMEOUT = 300.0
+"""Prompts wait this long for an answer whatever the client's timeout: the first prompt a server
+gets loads its models, and on a CPU that takes seconds."""
 
 BatchProgressCallback = Callable[[BatchJob], None]
 """Called with the job after every poll while waiting."""
@@ -71,7 +74,9 @@ class AutoAnnotate(Resource):
             "score_threshold": score_threshold,
             "output_type": output_type,
         }
-        response = self._transport.request("POST", f"{_PATH}/sam3/point", json=_compact(body))
+        response = self._transport.request(
+            "POST", f"{_PATH}/sam3/point", json=_compact(body), min_timeout=PROMPT_READ_TIMEOUT
+        )
         return self._parse(PromptResult, response)
 
     def box(
@@ -96,7 +101,9 @@ class AutoAnnotate(Resource):
             "return_polygon": return_polygon,
             "negative_boxes": None if negative_boxes is None else [dict(b) for b in negative_boxes],
         }
-        response = self._transport.request("POST", f"{_PATH}/sam3/box", json=_compact(body))
+        response = self._transport.request(
+            "POST", f"{_PATH}/sam3/box", json=_compact(body), min_timeout=PROMPT_READ_TIMEOUT
+        )
         return self._parse(PromptResult, response)
 
     def text(
@@ -121,7 +128,9 @@ class AutoAnnotate(Resource):
             "max_detections": max_detections,
             "name": name,
         }
-        response = self._transport.request("POST", f"{_PATH}/sam3/text", json=_compact(body))
+        response = self._transport.request(
+            "POST", f"{_PATH}/sam3/text", json=_compact(body), min_timeout=PROMPT_READ_TIMEOUT
+        )
         return self._parse(PromptResult, response)
 
     # ───────────── batch ─────────────
