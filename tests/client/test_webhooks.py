@@ -19,7 +19,7 @@ from pictograph.models.webhook import Webhook, WebhookDelivery
 from pictograph.webhooks import sign, verify_signature
 from tests.live_server import LiveServer
 from tests.server.helpers import add_key
-from tests.server.test_webhooks import Receiver
+from tests.webhook_receiver import Receiver
 
 SECRET = "my-receivers-secret-0123456789"
 

@@ -65,6 +65,22 @@ def test_bundled_models_serve_an_empty_models_dir(tmp_path: Path) -> None:
     assert engine.resolve("detect") == "ssd-mobilenet-v2-coco"
 
 
+def test_boxes_only_text_prompts_skip_the_segmenter_unless_a_colour_needs_the_mask(tmp_path: Path) -> None:
+    import skimage.data
+
+    engine = VisionEngine(tmp_path)
+    astronaut = skimage.data.astronaut()
+    plain = engine.text(astronaut, ["person"], 0.3, need_masks=False)
+    assert plain.model == "ssd-mobilenet-v2-coco" and not plain.segmented
+    assert plain.predictions and all(p.mask is None for p in plain.predictions)
+    assert ("segment", "litemedsam") not in engine._backends
+
+    coloured = engine.text(astronaut, ["white person"], 0.3, need_masks=False)
+    assert coloured.model == "ssd-mobilenet-v2-coco+litemedsam" and coloured.segmented
+    assert coloured.predictions and all(p.mask is not None for p in coloured.predictions)
+    assert engine.text(astronaut, ["green person"], 0.3, need_masks=False).predictions == []
+
+
 def test_foundation_weights_take_precedence(foundation_dir: Path) -> None:
     engine = VisionEngine(foundation_dir)
     assert engine.resolve("segment") == "sam3" and engine.resolve("text") == "sam3"

@@ -101,6 +101,11 @@ class TextDetector(Backend):
         A backend that cannot segment leaves ``mask`` as None and the engine segments the box.
         """
 
+    def needs_mask(self, prompt: str) -> bool:
+        """Whether :meth:`accepts` reads the mask for this prompt (the engine then segments
+        its instances even when only boxes were asked for)."""
+        return False
+
     def accepts(self, image: RGBImage, prediction: Prediction) -> bool:
         """A last check once the engine has the prediction's mask (a colour word, say)."""
         return True

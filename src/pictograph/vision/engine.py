@@ -283,20 +283,22 @@ class VisionEngine:
         """Instances answering any of ``prompts`` (label = the prompt), best first.
 
         ``need_masks=False`` (boxes only) skips segmenting instances the detector left
-        without a mask, unless the detector has a check that needs the mask.
+        without a mask, except those whose prompt the detector checks on the mask
+        (:meth:`TextDetector.needs_mask`, e.g. "red cars").
         """
         started = time.perf_counter()
         detector = self.text_detector(model)
         predictions = detector.detect(image, list(prompts), threshold)
         if run_nms:
             predictions = nms(predictions)
-        needs_check = type(detector).accepts is not TextDetector.accepts
-        unsegmented = [p for p in predictions if p.mask is None]
+        checked = {prompt for prompt in prompts if detector.needs_mask(prompt)}
+        unsegmented = [
+            p for p in predictions if p.mask is None and (need_masks or p.label in checked)
+        ]
         model_name = detector.name
-        segmented = False
-        if not detector.makes_masks and (need_masks or needs_check):
+        if not detector.makes_masks and (need_masks or checked):
             model_name = f"{detector.name}+{self.resolve('segment')}"
-        if unsegmented and (need_masks or needs_check):
+        if unsegmented:
             segmenter = self.segmenter()
             if image_key is None:
                 embedding = segmenter.embed(image)
@@ -305,11 +307,10 @@ class VisionEngine:
             boxes = [p.box for p in unsegmented]
             for target, found in zip(unsegmented, segmenter.segment_boxes(embedding, boxes)):
                 target.mask = found.mask
-            segmented = True
-        if needs_check:
-            predictions = [p for p in predictions if detector.accepts(image, p)]
+        predictions = [p for p in predictions if detector.accepts(image, p)]
         predictions.sort(key=lambda p: p.score, reverse=True)
-        return TextOutcome(predictions, model_name, time.perf_counter() - started, segmented)
+        seconds = time.perf_counter() - started
+        return TextOutcome(predictions, model_name, seconds, segmented=bool(unsegmented))
 
 
 def as_rgb(array: np.ndarray) -> RGBImage:

@@ -250,6 +250,9 @@ class MatchedTextDetector(TextDetector):
                     found.append(replace(detection, label=prompt))
         return found
 
+    def needs_mask(self, prompt: str) -> bool:
+        return parse_prompt(prompt).colour is not None
+
     def accepts(self, image: RGBImage, prediction: Prediction) -> bool:
         """Whether the object has the prompt's colour (True when the prompt names none).
 
