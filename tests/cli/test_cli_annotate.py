@@ -12,7 +12,9 @@ from tests.cli.conftest import Cli
 from tests.live_server import LiveServer
 
 
-def test_annotate_labels_the_dataset_in_batch_mode(cli: Cli, live_server: LiveServer, tmp_path: Path) -> None:
+def test_annotate_labels_the_dataset_in_batch_mode(
+    cli: Cli, live_server: LiveServer, tmp_path: Path
+) -> None:
     import skimage.data
 
     name = f"cli-annotate-{uuid.uuid4().hex[:8]}"
@@ -25,7 +27,15 @@ def test_annotate_labels_the_dataset_in_batch_mode(cli: Cli, live_server: LiveSe
         sdk.images.upload(project.id, photo)
 
     report = cli.ok(
-        "annotate", name, "--class", "person:bbox", "--class", "cat", "--poll-interval", "0.3", "--json"
+        "annotate",
+        name,
+        "--class",
+        "person:bbox",
+        "--class",
+        "cat",
+        "--poll-interval",
+        "0.3",
+        "--json",
     ).json()
     assert report["images_processed"] == 1 and report["annotations_added"] >= 1 and report["job_id"]
 
@@ -45,7 +55,9 @@ def test_models_available_from_the_server_and_locally(cli: Cli, tmp_path: Path) 
     assert served["active"]["segment"] == "litemedsam"
 
     table = cli.ok("models", "available", "--local", "--models-dir", str(tmp_path)).stdout
-    assert "litemedsam" in table and "pictograph models pull sam3" in table.replace("\n", " ").replace("│", "")
+    assert "litemedsam" in table and "pictograph models pull sam3" in table.replace(
+        "\n", " "
+    ).replace("│", "")
 
 
 def test_models_pull_refuses_bundled_and_unknown_models(offline_cli: Cli, tmp_path: Path) -> None:

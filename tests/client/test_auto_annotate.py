@@ -82,7 +82,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def make_dataset(sdk: Client, files: dict[str, Path], classes: list[dict[str, str]] | None = None) -> str:
+def make_dataset(
+    sdk: Client, files: dict[str, Path], classes: list[dict[str, str]] | None = None
+) -> str:
     name = f"aa-{uuid.uuid4().hex[:8]}"
     project = sdk.projects.create(name, classes=classes or [])
     for path in files.values():
@@ -126,21 +128,30 @@ def test_box_prompt_segments_the_disc_and_charges_a_session_then_a_prompt(
 
 
 def test_point_prompt_finds_the_object_under_the_click(sdk: Client, dataset: str) -> None:
-    result = sdk.auto_annotate.point(dataset, "disc.png", x=DISC_CENTRE[0], y=DISC_CENTRE[1], name="disc")
+    result = sdk.auto_annotate.point(
+        dataset, "disc.png", x=DISC_CENTRE[0], y=DISC_CENTRE[1], name="disc"
+    )
     assert result.status == "success"
     (polygon,) = result.annotations
     assert polygon.type == "polygon"
     assert iou(polygon_mask(polygon), disc_mask()) >= 0.7
 
     keypoint = sdk.auto_annotate.point(
-        dataset, "disc.png", x=DISC_CENTRE[0] + 10, y=DISC_CENTRE[1], name="disc",
-        output_type="keypoint", score_threshold=0.0,
+        dataset,
+        "disc.png",
+        x=DISC_CENTRE[0] + 10,
+        y=DISC_CENTRE[1],
+        name="disc",
+        output_type="keypoint",
+        score_threshold=0.0,
     ).annotations[0]
     assert disc_mask()[int(keypoint.keypoint.y), int(keypoint.keypoint.x)]
 
 
 def test_saving_a_prompt_result_stores_it(sdk: Client, dataset: str) -> None:
-    result = sdk.auto_annotate.box(dataset, "disc.png", box={"x": 85, "y": 45, "w": 130, "h": 130}, name="disc")
+    result = sdk.auto_annotate.box(
+        dataset, "disc.png", box={"x": 85, "y": 45, "w": 130, "h": 130}, name="disc"
+    )
     target = image_id(sdk, dataset, "disc.png")
     saved = sdk.annotations.save(target, result.annotations[1:])
     assert saved.new_count == 1
@@ -149,7 +160,9 @@ def test_saving_a_prompt_result_stores_it(sdk: Client, dataset: str) -> None:
 
 
 def test_text_prompt_finds_the_person_and_reports_misses(sdk: Client, dataset: str) -> None:
-    found = sdk.auto_annotate.text(dataset, "astronaut.jpg", text_prompt="people", output_type="bbox")
+    found = sdk.auto_annotate.text(
+        dataset, "astronaut.jpg", text_prompt="people", output_type="bbox"
+    )
     assert found.status == "success"
     assert found.model and found.model.startswith("ssd-mobilenet-v2-coco")
     assert all(a.name == "people" and a.type == "bbox" for a in found.annotations)
@@ -162,7 +175,9 @@ def test_text_prompt_finds_the_person_and_reports_misses(sdk: Client, dataset: s
     assert named.status == "success" and named.annotations[0].name == "disc"
     assert named.annotations[0].type == "polygon"
 
-    assert sdk.auto_annotate.text(dataset, "disc.png", text_prompt="giraffe").status == "no_detection"
+    assert (
+        sdk.auto_annotate.text(dataset, "disc.png", text_prompt="giraffe").status == "no_detection"
+    )
     strict = sdk.auto_annotate.text(
         dataset, "astronaut.jpg", text_prompt="person", confidence_threshold=1.0
     )
@@ -174,9 +189,13 @@ def test_prompt_errors(sdk: Client, dataset: str) -> None:
         sdk.auto_annotate.point(dataset, "disc.png", x=10_000, y=5)
     assert outside.value.errors[0]["loc"] == ["x"]
     with pytest.raises(ValidationError):
-        sdk.auto_annotate.box(dataset, "disc.png", box={"x": 1000, "y": 1000, "w": 5, "h": 5}, name="disc")
+        sdk.auto_annotate.box(
+            dataset, "disc.png", box={"x": 1000, "y": 1000, "w": 5, "h": 5}, name="disc"
+        )
     with pytest.raises(NotFoundError):
-        sdk.auto_annotate.box(dataset, "nope.png", box={"x": 1, "y": 1, "w": 5, "h": 5}, name="disc")
+        sdk.auto_annotate.box(
+            dataset, "nope.png", box={"x": 1, "y": 1, "w": 5, "h": 5}, name="disc"
+        )
     with pytest.raises(NotFoundError):
         sdk.auto_annotate.text("no-such-dataset", "disc.png", text_prompt="cat")
 
@@ -211,8 +230,14 @@ def test_models_lists_the_bundled_backends(sdk: Client) -> None:
     report = sdk.auto_annotate.models()
     by_name = {model.name: model for model in report.models}
     assert by_name["litemedsam"].available and by_name["ssd-mobilenet-v2-coco"].available
-    assert not by_name["sam3"].available and "pictograph models pull sam3" in (by_name["sam3"].reason or "")
-    assert report.active == {"segment": "litemedsam", "text": "ssd-mobilenet-v2-coco", "detect": "ssd-mobilenet-v2-coco"}
+    assert not by_name["sam3"].available and "pictograph models pull sam3" in (
+        by_name["sam3"].reason or ""
+    )
+    assert report.active == {
+        "segment": "litemedsam",
+        "text": "ssd-mobilenet-v2-coco",
+        "detect": "ssd-mobilenet-v2-coco",
+    }
 
 
 # ───────────── batch jobs ─────────────
@@ -249,7 +274,9 @@ def test_batch_labels_drafts_for_review(sdk: Client, files: dict[str, Path]) -> 
     accepted = sdk.auto_annotate.accept_drafts(astronaut)
     assert accepted.status == "complete" and accepted.accepted == 1
     discarded = sdk.auto_annotate.discard_drafts(image_id(sdk, name, "cat.jpg"))
-    assert discarded.status == "new" and discarded.annotation_count == 0 and discarded.discarded >= 1
+    assert (
+        discarded.status == "new" and discarded.annotation_count == 0 and discarded.discarded >= 1
+    )
 
     listed = sdk.auto_annotate.list_batches(dataset_name=name)
     assert [j.job_id for j in listed] == [job.job_id]
@@ -258,9 +285,14 @@ def test_batch_labels_drafts_for_review(sdk: Client, files: dict[str, Path]) -> 
 def test_batch_skips_annotated_images_and_dry_run_writes_nothing(
     sdk: Client, files: dict[str, Path]
 ) -> None:
-    name = make_dataset(sdk, files, [{"name": "person", "type": "bbox"}, {"name": "cat", "type": "bbox"}])
+    name = make_dataset(
+        sdk, files, [{"name": "person", "type": "bbox"}, {"name": "cat", "type": "bbox"}]
+    )
     astronaut = image_id(sdk, name, "astronaut.jpg")
-    sdk.annotations.save(astronaut, [{"name": "person", "type": "bbox", "bounding_box": {"x": 1, "y": 1, "w": 5, "h": 5}}])
+    sdk.annotations.save(
+        astronaut,
+        [{"name": "person", "type": "bbox", "bounding_box": {"x": 1, "y": 1, "w": 5, "h": 5}}],
+    )
     job = sdk.auto_annotate.batch(
         name, None, None, model_type="yolo", dry_run=True, poll_interval=0.3, timeout=120
     )
@@ -277,7 +309,9 @@ def test_batch_request_errors(sdk: Client, files: dict[str, Path]) -> None:
         sdk.auto_annotate.batch(bare, None, None, wait=False)
     assert no_classes.value.error_code == "DATASET_HAS_NO_CLASSES"
     with pytest.raises(ValidationError) as unmatched:
-        sdk.auto_annotate.batch(bare, None, None, model_type="yolo", ontology={"zebra crossing": "crossing"}, wait=False)
+        sdk.auto_annotate.batch(
+            bare, None, None, model_type="yolo", ontology={"zebra crossing": "crossing"}, wait=False
+        )
     assert unmatched.value.error_code == "NO_MATCHING_CLASSES"
     with pytest.raises(ValidationError) as bad_type:
         sdk.auto_annotate.batch(bare, None, [{"name": "disc", "output_type": "mesh"}], wait=False)
@@ -285,14 +319,18 @@ def test_batch_request_errors(sdk: Client, files: dict[str, Path]) -> None:
     with pytest.raises(NotFoundError):
         sdk.auto_annotate.batch(bare, ["nothing.png"], [{"name": "disc"}], wait=False)
     with pytest.raises(NotFoundError):
-        sdk.auto_annotate.batch(bare, None, [{"name": "disc"}], model_id=str(uuid.uuid4()), wait=False)
+        sdk.auto_annotate.batch(
+            bare, None, [{"name": "disc"}], model_id=str(uuid.uuid4()), wait=False
+        )
     with pytest.raises(NotFoundError):
         sdk.auto_annotate.get_batch(str(uuid.uuid4()))
 
 
 def test_cancel_and_poll_timeout(sdk: Client, files: dict[str, Path]) -> None:
     name = make_dataset(sdk, files)
-    job = sdk.auto_annotate.batch(name, None, [{"name": "person", "output_type": "polygon"}], wait=False)
+    job = sdk.auto_annotate.batch(
+        name, None, [{"name": "person", "output_type": "polygon"}], wait=False
+    )
     with pytest.raises(PollTimeoutError) as timeout:
         sdk.auto_annotate.wait_for_batch(job.job_id, poll_interval=0.05, timeout=0.05)
     assert timeout.value.job_id == job.job_id
@@ -311,7 +349,11 @@ def test_workflow_batch_and_text_modes(sdk: Client, files: dict[str, Path]) -> N
     name = make_dataset(sdk, photos)
     seen: list[tuple[int, int]] = []
     report = auto_annotate_dataset(
-        sdk, name, [("person", "bbox"), ("cat", "bbox")], poll_interval=0.3, timeout=120,
+        sdk,
+        name,
+        [("person", "bbox"), ("cat", "bbox")],
+        poll_interval=0.3,
+        timeout=120,
         progress=lambda done, total: seen.append((done, total)),
     )
     assert report.job_id and report.images_attempted == 2 and report.images_processed == 2
@@ -322,7 +364,10 @@ def test_workflow_batch_and_text_modes(sdk: Client, files: dict[str, Path]) -> N
 
     text_name = make_dataset(sdk, photos)
     text = auto_annotate_dataset(
-        sdk, text_name, [{"name": "person", "output_type": "bbox"}, ("cat", "polygon")], mode="text",
+        sdk,
+        text_name,
+        [{"name": "person", "output_type": "bbox"}, ("cat", "polygon")],
+        mode="text",
         max_images=2,
     )
     assert text.job_id is None and text.images_processed == 2 and text.annotations_added >= 2

@@ -24,7 +24,9 @@ from tests.webhook_receiver import Receiver
 @pytest.fixture()
 def org(live_server: LiveServer) -> Iterator[tuple[Client, str]]:
     key = add_key(
-        live_server, "owner", new_org=True,
+        live_server,
+        "owner",
+        new_org=True,
         org_fields={"credits_remaining": 100, "credits_monthly_allowance": 100},
     )
     with Client(api_key=key, base_url=live_server.base_url) as sdk:
@@ -57,7 +59,9 @@ def test_completed_job_posts_a_signed_event(
     sdk, org_id = org
     hook = sdk.webhooks.create(receiver.url, events=["auto_label.completed", "auto_label.failed"])
     name = dataset_with_photos(sdk, tmp_path, 1)
-    job = sdk.auto_annotate.batch(name, None, [{"name": "person", "output_type": "bbox"}], poll_interval=0.3, timeout=120)
+    job = sdk.auto_annotate.batch(
+        name, None, [{"name": "person", "output_type": "bbox"}], poll_interval=0.3, timeout=120
+    )
 
     (delivery,) = receiver.wait_for(1)
     body = delivery.json()
@@ -76,12 +80,15 @@ def test_a_job_that_runs_out_of_credits_fails_and_says_so(
     sdk, org_id = org
     sdk.webhooks.create(receiver.url, events=["auto_label.failed"])
     name = dataset_with_photos(sdk, tmp_path, 3)
-    job = sdk.auto_annotate.batch(name, None, [{"name": "person", "output_type": "polygon"}], wait=False)
+    job = sdk.auto_annotate.batch(
+        name, None, [{"name": "person", "output_type": "polygon"}], wait=False
+    )
     db = database(live_server)
     try:
         with db.session() as session:  # spent elsewhere while the first image is being labelled
             session.execute(
-                text("UPDATE organizations SET credits_remaining = 0 WHERE id = :id"), {"id": org_id}
+                text("UPDATE organizations SET credits_remaining = 0 WHERE id = :id"),
+                {"id": org_id},
             )
     finally:
         db.dispose()

@@ -15,7 +15,9 @@ def project(*classes: tuple[str, str]) -> Project:
     return Project(name="signs", classes=[{"name": name, "type": kind} for name, kind in classes])
 
 
-def ontology(request: BatchRequest, target: Project, model_type: str = "sam3") -> tuple[list[tuple[Any, ...]], list[str]]:
+def ontology(
+    request: BatchRequest, target: Project, model_type: str = "sam3"
+) -> tuple[list[tuple[Any, ...]], list[str]]:
     entries, missing = build_ontology(None, target, request, model_type)  # type: ignore[arg-type]
     return [(e.prompt, e.class_name, e.output_type, e.threshold) for e in entries], missing
 
@@ -23,20 +25,31 @@ def ontology(request: BatchRequest, target: Project, model_type: str = "sam3") -
 def test_every_ontology_form_normalises_to_prompt_class_pairs() -> None:
     signs = project(("dog", "polygon"), ("cat", "bbox"))
     as_map = BatchRequest("signs", ontology={"a dog": "dog", "a cat": "cat"})
-    assert ontology(as_map, signs)[0] == [("a dog", "dog", "polygon", 0.5), ("a cat", "cat", "bbox", 0.5)]
+    assert ontology(as_map, signs)[0] == [
+        ("a dog", "dog", "polygon", 0.5),
+        ("a cat", "cat", "bbox", 0.5),
+    ]
     as_names = BatchRequest("signs", ontology=["dog", "cat"])
     assert [row[:2] for row in ontology(as_names, signs)[0]] == [("dog", "dog"), ("cat", "cat")]
-    as_objects = BatchRequest("signs", ontology=[{"class": "dog", "prompt": "a dog"}, {"class": "cat"}])
+    as_objects = BatchRequest(
+        "signs", ontology=[{"class": "dog", "prompt": "a dog"}, {"class": "cat"}]
+    )
     assert [row[:2] for row in ontology(as_objects, signs)[0]] == [("a dog", "dog"), ("cat", "cat")]
 
 
 def test_classes_give_output_types_and_missing_classes_are_reported() -> None:
     request = BatchRequest(
         "signs",
-        classes=[{"name": "stop_sign", "output_type": "bbox"}, {"name": "yield", "output_type": "keypoint", "prompt": "yield sign"}],
+        classes=[
+            {"name": "stop_sign", "output_type": "bbox"},
+            {"name": "yield", "output_type": "keypoint", "prompt": "yield sign"},
+        ],
     )
     rows, missing = ontology(request, project(("stop_sign", "polygon")))
-    assert rows == [("stop_sign", "stop_sign", "bbox", 0.5), ("yield sign", "yield", "keypoint", 0.5)]
+    assert rows == [
+        ("stop_sign", "stop_sign", "bbox", 0.5),
+        ("yield sign", "yield", "keypoint", 0.5),
+    ]
     assert missing == ["yield"]
 
 
@@ -61,8 +74,18 @@ def test_yolo_keeps_what_the_detector_knows() -> None:
     [
         (BatchRequest("signs"), project(), "sam3", "DATASET_HAS_NO_CLASSES"),
         (BatchRequest("signs"), project(("pothole", "polygon")), "yolo", "NO_MATCHING_CLASSES"),
-        (BatchRequest("signs", ontology={"zebra crossing": "crossing", "car": "car"}), project(), "yolo", "NO_MATCHING_CLASSES"),
-        (BatchRequest("signs", ontology=["dog"], labels=["cat"]), project(("dog", "bbox")), "sam3", "NO_MATCHING_CLASSES"),
+        (
+            BatchRequest("signs", ontology={"zebra crossing": "crossing", "car": "car"}),
+            project(),
+            "yolo",
+            "NO_MATCHING_CLASSES",
+        ),
+        (
+            BatchRequest("signs", ontology=["dog"], labels=["cat"]),
+            project(("dog", "bbox")),
+            "sam3",
+            "NO_MATCHING_CLASSES",
+        ),
     ],
 )
 def test_ontology_errors_carry_their_type(
@@ -76,12 +99,24 @@ def test_ontology_errors_carry_their_type(
 @pytest.mark.parametrize(
     ("request_", "loc"),
     [
-        (BatchRequest("signs", classes=[{"name": "dog", "output_type": "mesh"}]), ["classes", 0, "output_type"]),
-        (BatchRequest("signs", classes=[{"name": "dog", "output_type": "tag"}]), ["classes", 0, "output_type"]),
+        (
+            BatchRequest("signs", classes=[{"name": "dog", "output_type": "mesh"}]),
+            ["classes", 0, "output_type"],
+        ),
+        (
+            BatchRequest("signs", classes=[{"name": "dog", "output_type": "tag"}]),
+            ["classes", 0, "output_type"],
+        ),
         (BatchRequest("signs", ontology={"": "dog"}), ["ontology", ""]),
         (BatchRequest("signs", ontology=[{"prompt": "a dog"}]), ["ontology", 0]),
-        (BatchRequest("signs", ontology=["dog"], confidence_threshold=1.5), ["confidence_threshold"]),
-        (BatchRequest("signs", ontology=["dog"], confidence_thresholds={"dog": -1}), ["confidence_thresholds", "dog"]),
+        (
+            BatchRequest("signs", ontology=["dog"], confidence_threshold=1.5),
+            ["confidence_threshold"],
+        ),
+        (
+            BatchRequest("signs", ontology=["dog"], confidence_thresholds={"dog": -1}),
+            ["confidence_thresholds", "dog"],
+        ),
     ],
 )
 def test_invalid_requests_name_the_field(request_: BatchRequest, loc: list[Any]) -> None:
@@ -101,4 +136,3 @@ def test_model_types() -> None:
     assert missing.value.error_code == "MISSING_MODEL_ID"
     with pytest.raises(Invalid):
         _model(BatchRequest("signs", model_type="dino"))
-

@@ -47,7 +47,11 @@ def wait_for(client: httpx.Client, job_id: str, done: int, timeout: float) -> di
             job = client.get(f"/auto-annotate/batch/{job_id}").json()
         except httpx.HTTPError:
             job = {}
-        if job.get("processed_images", 0) >= done or job.get("status") in ("completed", "failed", "cancelled"):
+        if job.get("processed_images", 0) >= done or job.get("status") in (
+            "completed",
+            "failed",
+            "cancelled",
+        ):
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not reach {done} images in {timeout} s")
@@ -69,7 +73,10 @@ def test_job_resumes_after_kill_and_writes_each_image_once(backend: str, tmp_pat
             job = sdk.auto_annotate.batch(
                 "restart",
                 None,
-                [{"name": "person", "output_type": "polygon"}, {"name": "cat", "output_type": "polygon"}],
+                [
+                    {"name": "person", "output_type": "polygon"},
+                    {"name": "cat", "output_type": "polygon"},
+                ],
                 confidence_threshold=0.3,
                 wait=False,
             )
@@ -89,17 +96,27 @@ def test_job_resumes_after_kill_and_writes_each_image_once(backend: str, tmp_pat
         try:
             with db.session() as session:
                 row = session.get(Job, job.job_id)
-                items = session.scalars(select(JobItem.item_key).where(JobItem.job_id == job.job_id)).all()
+                items = session.scalars(
+                    select(JobItem.item_key).where(JobItem.job_id == job.job_id)
+                ).all()
                 debits = [
                     entry
                     for entry in session.scalars(
-                        select(CreditLedgerEntry).where(CreditLedgerEntry.operation == "sam3_auto_annotation")
+                        select(CreditLedgerEntry).where(
+                            CreditLedgerEntry.operation == "sam3_auto_annotation"
+                        )
                     )
                     if (entry.details or {}).get("job_id") == job.job_id
                 ]
                 drafts = {
-                    image.id: [a for a in image.annotations if a.get("created_by") == f"auto_label:{job.job_id}"]
-                    for image in session.scalars(select(Image).where(Image.project_id == dataset.id))
+                    image.id: [
+                        a
+                        for a in image.annotations
+                        if a.get("created_by") == f"auto_label:{job.job_id}"
+                    ]
+                    for image in session.scalars(
+                        select(Image).where(Image.project_id == dataset.id)
+                    )
                 }
                 attempts = row.attempts
         finally:
@@ -111,4 +128,6 @@ def test_job_resumes_after_kill_and_writes_each_image_once(backend: str, tmp_pat
     assert sorted(items) == sorted(drafts) and len(set(items)) == COUNT
     assert sorted((d.details or {})["image_id"] for d in debits) == sorted(drafts)
     assert all(d.amount == -1 for d in debits) and finished["credits_charged"] == COUNT
-    assert sum(len(found) for found in drafts.values()) == finished["total_annotations_added"] >= COUNT
+    assert (
+        sum(len(found) for found in drafts.values()) == finished["total_annotations_added"] >= COUNT
+    )

@@ -65,7 +65,9 @@ def test_bundled_models_serve_an_empty_models_dir(tmp_path: Path) -> None:
     assert engine.resolve("detect") == "ssd-mobilenet-v2-coco"
 
 
-def test_boxes_only_text_prompts_skip_the_segmenter_unless_a_colour_needs_the_mask(tmp_path: Path) -> None:
+def test_boxes_only_text_prompts_skip_the_segmenter_unless_a_colour_needs_the_mask(
+    tmp_path: Path,
+) -> None:
     import skimage.data
 
     engine = VisionEngine(tmp_path)
@@ -108,12 +110,20 @@ def test_a_batch_job_records_the_model_that_ran(foundation_dir: Path, tmp_path: 
     picture = tmp_path / "a.png"
     PILImage.fromarray(np.full((48, 64, 3), 90, dtype=np.uint8)).save(picture)
     (tmp_path / "data").mkdir()
-    with running_server("sqlite", tmp_path / "data", PICTOGRAPH_MODELS_DIR=str(foundation_dir)) as server:
+    with running_server(
+        "sqlite", tmp_path / "data", PICTOGRAPH_MODELS_DIR=str(foundation_dir)
+    ) as server:
         with Client(api_key=server.api_key, base_url=server.base_url) as sdk:
             assert sdk.auto_annotate.models().active["text"] == "sam3"
             project = sdk.projects.create("tiny", classes=[{"name": "square"}])
             sdk.images.upload(project.id, picture)
             job = sdk.auto_annotate.batch(
-                "tiny", None, None, confidence_threshold=0.0, dry_run=True, poll_interval=0.2, timeout=60
+                "tiny",
+                None,
+                None,
+                confidence_threshold=0.0,
+                dry_run=True,
+                poll_interval=0.2,
+                timeout=60,
             )
             assert job.model == "sam3" and job.processed_images == 1

@@ -96,6 +96,11 @@ def test_annotations_validate_as_the_wire_format(output_type: str) -> None:
 
 def test_boxes_only_prediction() -> None:
     prediction = Prediction((5, 6, 25, 36), 0.5)
-    assert to_annotation(prediction, "car", "bbox")["bounding_box"] == {"x": 5, "y": 6, "w": 20, "h": 30}
+    assert to_annotation(prediction, "car", "bbox")["bounding_box"] == {
+        "x": 5,
+        "y": 6,
+        "w": 20,
+        "h": 30,
+    }
     assert to_annotation(prediction, "car", "polygon") is None
     assert to_annotation(Prediction((5, 5, 5, 9), 0.5), "car", "bbox") is None

@@ -23,7 +23,9 @@ def parse_class(spec: str, index: int) -> tuple[str, str]:
     if not name.strip():
         raise ValidationError(
             f"--class {spec!r}: expected NAME or NAME:OUTPUT_TYPE (e.g. stop_sign:bbox)",
-            errors=[{"loc": ["classes", index], "msg": "missing class name", "type": "value_error"}],
+            errors=[
+                {"loc": ["classes", index], "msg": "missing class name", "type": "value_error"}
+            ],
         )
     return name.strip(), output_type.strip() or "polygon"
 
@@ -41,7 +43,8 @@ def annotate(
         ),
     ],
     mode: Annotated[
-        Mode, typer.Option("--mode", "-m", help="batch: one server job; text: one prompt per image.")
+        Mode,
+        typer.Option("--mode", "-m", help="batch: one server job; text: one prompt per image."),
     ] = Mode.batch,
     confidence: Annotated[
         float, typer.Option("--confidence", min=0.0, max=1.0, help="Score cutoff (0-1).")

@@ -40,7 +40,9 @@ def available(
     ] = False,
     models_dir: Annotated[
         Path | None,
-        typer.Option("--models-dir", help="With --local: the directory to look in.", show_default=False),
+        typer.Option(
+            "--models-dir", help="With --local: the directory to look in.", show_default=False
+        ),
     ] = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
@@ -73,16 +75,26 @@ def pull(
     name: Annotated[str, typer.Argument(help="Model name (see `pictograph models available`).")],
     models_dir: Annotated[
         Path | None,
-        typer.Option("--models-dir", help="Where to put it (default: the server's models directory).", show_default=False),
+        typer.Option(
+            "--models-dir",
+            help="Where to put it (default: the server's models directory).",
+            show_default=False,
+        ),
     ] = None,
     endpoint: Annotated[
         str | None,
-        typer.Option("--endpoint", help="Hugging Face-compatible hub URL (default $HF_ENDPOINT or huggingface.co).", show_default=False),
+        typer.Option(
+            "--endpoint",
+            help="Hugging Face-compatible hub URL (default $HF_ENDPOINT or huggingface.co).",
+            show_default=False,
+        ),
     ] = None,
     revision: Annotated[str, typer.Option("--revision", help="Branch, tag or commit.")] = "main",
     token: Annotated[
         str | None,
-        typer.Option("--token", help="Hub token for gated models (default $HF_TOKEN).", show_default=False),
+        typer.Option(
+            "--token", help="Hub token for gated models (default $HF_TOKEN).", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Download a foundation model's weights into the models directory (needs internet).

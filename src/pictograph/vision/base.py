@@ -93,9 +93,7 @@ class TextDetector(Backend):
     """True when :meth:`detect` returns masks itself (SAM 3); otherwise the engine segments boxes."""
 
     @abstractmethod
-    def detect(
-        self, image: RGBImage, prompts: Sequence[str], threshold: float
-    ) -> list[Prediction]:
+    def detect(self, image: RGBImage, prompts: Sequence[str], threshold: float) -> list[Prediction]:
         """Instances scoring at least ``threshold``; ``label`` is the prompt each one answers.
 
         A backend that cannot segment leaves ``mask`` as None and the engine segments the box.

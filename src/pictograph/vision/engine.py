@@ -165,7 +165,11 @@ class VisionEngine:
 
     def resolve(self, group: RoleGroup, model: str | None = None) -> str:
         """The model name that serves ``group`` (``model`` if given and usable)."""
-        names = (model,) if model else ((self.choices[group],) if group in self.choices else PREFERENCE[group])
+        names = (
+            (model,)
+            if model
+            else ((self.choices[group],) if group in self.choices else PREFERENCE[group])
+        )
         reasons: list[str] = []
         for name in names:
             try:
@@ -196,7 +200,9 @@ class VisionEngine:
                 assert location is not None
                 started = time.perf_counter()
                 loaded = load_backend(spec, group, location, self.device)
-                logger.info("loaded %s for %s in %.1f s", name, group, time.perf_counter() - started)
+                logger.info(
+                    "loaded %s for %s in %.1f s", name, group, time.perf_counter() - started
+                )
                 self._backends[key] = loaded
         return loaded
 

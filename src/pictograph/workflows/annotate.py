@@ -58,7 +58,9 @@ def normalise_classes(classes: Sequence[ClassSpec]) -> list[BatchClass]:
     if isinstance(classes, (str, bytes)) or not classes:
         raise ValidationError(
             "classes must be a non-empty list of (name, output_type) tuples, dicts or BatchClass",
-            errors=[{"loc": ["classes"], "msg": "expected a non-empty list", "type": "value_error"}],
+            errors=[
+                {"loc": ["classes"], "msg": "expected a non-empty list", "type": "value_error"}
+            ],
         )
     result: list[BatchClass] = []
     for index, spec in enumerate(classes):
@@ -66,13 +68,22 @@ def normalise_classes(classes: Sequence[ClassSpec]) -> list[BatchClass]:
             result.append(spec)
             continue
         if isinstance(spec, tuple):
-            raw: dict[str, Any] = {"name": spec[0], "output_type": spec[1] if len(spec) > 1 else "polygon"}
+            raw: dict[str, Any] = {
+                "name": spec[0],
+                "output_type": spec[1] if len(spec) > 1 else "polygon",
+            }
         elif isinstance(spec, Mapping):
             raw = dict(spec)
         else:
             raise ValidationError(
                 f"Unsupported class spec {spec!r}",
-                errors=[{"loc": ["classes", index], "msg": "unsupported class spec", "type": "type_error"}],
+                errors=[
+                    {
+                        "loc": ["classes", index],
+                        "msg": "unsupported class spec",
+                        "type": "type_error",
+                    }
+                ],
             )
         try:
             result.append(BatchClass.model_validate(raw))
@@ -109,8 +120,15 @@ def auto_annotate_dataset(
         return report
     if mode == "batch":
         return _batch(
-            client, report, specs, confidence_threshold, overwrite, max_images,
-            poll_interval, timeout, progress,
+            client,
+            report,
+            specs,
+            confidence_threshold,
+            overwrite,
+            max_images,
+            poll_interval,
+            timeout,
+            progress,
         )
     _add_missing_classes(client, dataset_name, [c.model_dump() for c in dataset.classes], specs)
     return _text(client, report, specs, confidence_threshold, overwrite, max_images, progress)
@@ -185,9 +203,15 @@ def _batch(
 def _images(client: Client, dataset_name: str) -> list[DatasetImage]:
     images: list[DatasetImage] = []
     while True:
-        page = client.datasets.get(
-            dataset_name, include_images=True, images_limit=_IMAGE_PAGE, images_offset=len(images)
-        ).images or []
+        page = (
+            client.datasets.get(
+                dataset_name,
+                include_images=True,
+                images_limit=_IMAGE_PAGE,
+                images_offset=len(images),
+            ).images
+            or []
+        )
         images.extend(page)
         if len(page) < _IMAGE_PAGE:
             return images

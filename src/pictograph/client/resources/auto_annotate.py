@@ -173,12 +173,16 @@ class AutoAnnotate(Resource):
         body = {
             "dataset_name": dataset_name,
             "image_filenames": None if image_filenames is None else list(image_filenames),
-            "classes": None if classes is None else [_class_dict(c, i) for i, c in enumerate(classes)],
+            "classes": None
+            if classes is None
+            else [_class_dict(c, i) for i, c in enumerate(classes)],
             "confidence_threshold": confidence_threshold,
             "model_id": model_id,
             "model_type": model_type,
             "ontology": _ontology(ontology),
-            "confidence_thresholds": None if confidence_thresholds is None else dict(confidence_thresholds),
+            "confidence_thresholds": None
+            if confidence_thresholds is None
+            else dict(confidence_thresholds),
             "run_nms": run_nms,
             "labels": None if labels is None else list(labels),
             "max_images": max_images,
@@ -213,7 +217,12 @@ class AutoAnnotate(Resource):
         response = self._transport.request(
             "GET",
             f"{_PATH}/batch",
-            params={"dataset_name": dataset_name, "status": status, "limit": limit, "offset": offset},
+            params={
+                "dataset_name": dataset_name,
+                "status": status,
+                "limit": limit,
+                "offset": offset,
+            },
         )
         return self._parse_list(BatchJob, response.get("jobs"))
 

@@ -85,7 +85,9 @@ def _prefetched(job: JobContext, image_ids: list[str]) -> Iterator[Loaded]:
             yield loaded
 
 
-def _annotations(outcome: Any, ontology: list[OntologyEntry], run_nms: bool, author: str) -> list[dict[str, Any]]:
+def _annotations(
+    outcome: Any, ontology: list[OntologyEntry], run_nms: bool, author: str
+) -> list[dict[str, Any]]:
     from pictograph.vision.base import Prediction
     from pictograph.vision.engine import nms
     from pictograph.vision.shapes import to_annotation
@@ -133,7 +135,10 @@ def _write(job: JobContext, loaded: Loaded, annotations: list[dict[str, Any]], m
         image = session.scalar(select(Image).where(Image.id == loaded.image_id).with_for_update())
         if image is None or image.is_archived:
             job.record_item_in(
-                session, loaded.image_id, ok=False, result=result,
+                session,
+                loaded.image_id,
+                ok=False,
+                result=result,
                 error="image was deleted before it was labelled",
             )
             return
@@ -146,9 +151,13 @@ def _write(job: JobContext, loaded: Loaded, annotations: list[dict[str, Any]], m
         try:
             stored = validate_annotations(annotations, names, None)
         except Invalid as error:
-            job.record_item_in(session, loaded.image_id, ok=False, result=result, error=error.detail)
+            job.record_item_in(
+                session, loaded.image_id, ok=False, result=result, error=error.detail
+            )
             return
-        job.record_item_in(session, loaded.image_id, ok=True, result={**result, "added": len(stored)})
+        job.record_item_in(
+            session, loaded.image_id, ok=True, result={**result, "added": len(stored)}
+        )
         if not dry_run and stored:
             image.annotations = stored
             image.annotation_count = len(stored)
@@ -195,7 +204,10 @@ def _record_missing(job: JobContext, done: set[str]) -> None:
         try:
             with job.db.session() as session:
                 job.record_item_in(
-                    session, key, ok=False, result={"image_filename": name},
+                    session,
+                    key,
+                    ok=False,
+                    result={"image_filename": name},
                     error="no image of that name in the dataset",
                 )
         except IntegrityError:
@@ -212,8 +224,12 @@ def _charge_minimum(job: JobContext) -> None:
             return
         top_up = MINIMUM_CREDITS - charged
         credits.record(
-            session, job.organization_id, -top_up, ESTIMATE_OPERATION,
-            "auto-label minimum charge", {"job_id": job.job_id},
+            session,
+            job.organization_id,
+            -top_up,
+            ESTIMATE_OPERATION,
+            "auto-label minimum charge",
+            {"job_id": job.job_id},
         )
         row.result = {**totals, "credits_charged": MINIMUM_CREDITS, "minimum_applied": True}
 

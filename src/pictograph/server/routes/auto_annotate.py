@@ -82,7 +82,9 @@ class BatchIn(BaseModel):
     model_type: str | None = _alias("model_type", "modelType")
     model_id: str | None = _alias("model_id", "modelId")
     confidence_threshold: float = Field(
-        default=0.5, ge=0.0, le=1.0,
+        default=0.5,
+        ge=0.0,
+        le=1.0,
         validation_alias=AliasChoices("confidence_threshold", "defaultConfidence"),
     )
     confidence_thresholds: dict[str, float] | None = _alias(

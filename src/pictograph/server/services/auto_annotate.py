@@ -60,7 +60,11 @@ def find_image(
     """The live image of the dataset named ``image_filename`` (or ``/folder/name``)."""
     project = projects.find_by_name(session, principal, dataset_name)
     missing = f"Image {image_filename!r} not found in dataset {dataset_name!r}"
-    if not isinstance(image_filename, str) or not image_filename or projects.has_nul(image_filename):
+    if (
+        not isinstance(image_filename, str)
+        or not image_filename
+        or projects.has_nul(image_filename)
+    ):
         raise NotFound(missing)
     query = select(Image).where(Image.project_id == project.id, Image.is_archived.is_(False))
     folder, _, name = image_filename.rpartition("/")
@@ -98,13 +102,13 @@ def engine(ctx: ServerContext):  # type: ignore[no-untyped-def]
 def _check_point(x: Any, y: Any, image: Image, loc: list[Any]) -> tuple[float, float]:
     width, height = image.width or 0, image.height or 0
     if not (0 <= float(x) < width and 0 <= float(y) < height):
-        raise Invalid(
-            f"Point ({x}, {y}) lies outside the {width}×{height} image", loc=loc
-        )
+        raise Invalid(f"Point ({x}, {y}) lies outside the {width}×{height} image", loc=loc)
     return float(x), float(y)
 
 
-def _check_box(box: dict[str, float], image: Image, loc: list[Any]) -> tuple[float, float, float, float]:
+def _check_box(
+    box: dict[str, float], image: Image, loc: list[Any]
+) -> tuple[float, float, float, float]:
     """A ``{x, y, w, h}`` box as (x1, y1, x2, y2), clipped to the image; 422 when it misses it."""
     width, height = float(image.width or 0), float(image.height or 0)
     x, y, w, h = (float(box[key]) for key in ("x", "y", "w", "h"))
@@ -122,7 +126,14 @@ def _cost(ctx: ServerContext, target: TargetImage) -> tuple[str, int]:
     return SESSION_OPERATION, SESSION_COST
 
 
-def _charge(ctx: ServerContext, principal: Principal, operation: str, cost: int, target: TargetImage, kind: str) -> None:
+def _charge(
+    ctx: ServerContext,
+    principal: Principal,
+    operation: str,
+    cost: int,
+    target: TargetImage,
+    kind: str,
+) -> None:
     with ctx.db.session() as session:
         credits.debit(
             session,
@@ -155,6 +166,28 @@ def _run(call):  # type: ignore[no-untyped-def]
         raise ModelUnavailableError(str(error)) from error
 
 
+def _segment_body(outcome: Any, cost: int, threshold: float) -> tuple[dict[str, Any], Any]:
+    """The response of a point / box prompt before its annotations, and the prediction to shape
+    (None when there is nothing at or above ``threshold``: the status says which case)."""
+    body: dict[str, Any] = {
+        "status": "no_detection",
+        "annotations": [],
+        "score": None,
+        "inference_time": round(outcome.seconds, 4),
+        "model": outcome.model,
+        "embedding_cached": outcome.cached,
+        "credits_charged": cost,
+    }
+    prediction = outcome.prediction
+    if prediction is None:
+        return body, None
+    body["score"] = round(min(max(prediction.score, 0.0), 1.0), 4)
+    if prediction.score < threshold:
+        body["status"] = "below_threshold"
+        return body, None
+    return body, prediction
+
+
 def point_prompt(
     ctx: ServerContext,
     principal: Principal,
@@ -175,34 +208,24 @@ def point_prompt(
     image = target.image
     positives = [_check_point(x, y, image, ["x"])]
     positives += [
-        _check_point(p[0], p[1], image, ["positive_points", i]) for i, p in enumerate(positive_points or [])
+        _check_point(p[0], p[1], image, ["positive_points", i])
+        for i, p in enumerate(positive_points or [])
     ]
     negatives = [
-        _check_point(p[0], p[1], image, ["negative_points", i]) for i, p in enumerate(negative_points or [])
+        _check_point(p[0], p[1], image, ["negative_points", i])
+        for i, p in enumerate(negative_points or [])
     ]
     vision = engine(ctx)
-    outcome = _run(lambda: vision.point(target.cache_key, lambda: load_rgb(ctx, image), positives, negatives))
+    outcome = _run(
+        lambda: vision.point(target.cache_key, lambda: load_rgb(ctx, image), positives, negatives)
+    )
     _charge(ctx, principal, operation, cost, target, "point")
-    body: dict[str, Any] = {
-        "status": "no_detection",
-        "annotation": None,
-        "annotations": [],
-        "score": None,
-        "inference_time": round(outcome.seconds, 4),
-        "model": outcome.model,
-        "embedding_cached": outcome.cached,
-        "credits_charged": cost,
-    }
-    prediction = outcome.prediction
-    if prediction is None:
-        return body
-    body["score"] = round(min(max(prediction.score, 0.0), 1.0), 4)
-    if prediction.score < score_threshold:
-        body["status"] = "below_threshold"
-        return body
-    annotation = to_annotation(prediction, name, output_type, created_by=principal.api_key_id)
-    if annotation is not None:
-        body.update(status="success", annotation=annotation, annotations=[annotation])
+    body, prediction = _segment_body(outcome, cost, score_threshold)
+    body["annotation"] = None
+    if prediction is not None:
+        annotation = to_annotation(prediction, name, output_type, created_by=principal.api_key_id)
+        if annotation is not None:
+            body.update(status="success", annotation=annotation, annotations=[annotation])
     return body
 
 
@@ -223,30 +246,22 @@ def box_prompt(
     target, operation, cost = _prepare(ctx, principal, dataset_name, image_filename)
     image = target.image
     prompt_box = _check_box(box, image, ["box"])
-    negatives = [_check_box(b, image, ["negative_boxes", i]) for i, b in enumerate(negative_boxes or [])]
+    negatives = [
+        _check_box(b, image, ["negative_boxes", i]) for i, b in enumerate(negative_boxes or [])
+    ]
     vision = engine(ctx)
-    outcome = _run(lambda: vision.box(target.cache_key, lambda: load_rgb(ctx, image), prompt_box, negatives))
+    outcome = _run(
+        lambda: vision.box(target.cache_key, lambda: load_rgb(ctx, image), prompt_box, negatives)
+    )
     _charge(ctx, principal, operation, cost, target, "box")
-    body: dict[str, Any] = {
-        "status": "no_detection",
-        "annotations": [],
-        "score": None,
-        "inference_time": round(outcome.seconds, 4),
-        "model": outcome.model,
-        "embedding_cached": outcome.cached,
-        "credits_charged": cost,
-    }
-    prediction = outcome.prediction
-    if prediction is None:
-        return body
-    body["score"] = round(min(max(prediction.score, 0.0), 1.0), 4)
-    if prediction.score < confidence_threshold:
-        body["status"] = "below_threshold"
-        return body
-    types = ("bbox", "polygon") if return_polygon else ("bbox",)
-    made = [to_annotation(prediction, name, kind, created_by=principal.api_key_id) for kind in types]
-    body["annotations"] = [annotation for annotation in made if annotation is not None]
-    body["status"] = "success" if body["annotations"] else "no_detection"
+    body, prediction = _segment_body(outcome, cost, confidence_threshold)
+    if prediction is not None:
+        types = ("bbox", "polygon") if return_polygon else ("bbox",)
+        made = [
+            to_annotation(prediction, name, kind, created_by=principal.api_key_id) for kind in types
+        ]
+        body["annotations"] = [annotation for annotation in made if annotation is not None]
+        body["status"] = "success" if body["annotations"] else "no_detection"
     return body
 
 
@@ -286,9 +301,15 @@ def text_prompt(
     annotations = [
         annotation
         for prediction in kept
-        if (annotation := to_annotation(prediction, label, output_type, created_by=principal.api_key_id))
+        if (
+            annotation := to_annotation(
+                prediction, label, output_type, created_by=principal.api_key_id
+            )
+        )
     ]
-    status = "success" if annotations else ("below_threshold" if outcome.predictions else "no_detection")
+    status = (
+        "success" if annotations else ("below_threshold" if outcome.predictions else "no_detection")
+    )
     return {
         "status": status,
         "annotations": annotations,

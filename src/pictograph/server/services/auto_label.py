@@ -139,7 +139,7 @@ def _explicit_pairs(request: BatchRequest) -> list[tuple[str, str, list[Any]]]:
                 pairs.append((prompt, name, loc))
             else:
                 raise Invalid(
-                    "Ontology items are class names or {\"class\": ..., \"prompt\": ...} objects",
+                    'Ontology items are class names or {"class": ..., "prompt": ...} objects',
                     loc=loc,
                 )
     elif ontology not in (None, {}, []):
@@ -184,7 +184,9 @@ def build_ontology(
         for name, value in (request.confidence_thresholds or {}).items()
     }
     types = _output_types(request)
-    dataset_classes = [c["name"] for c in project.classes or [] if isinstance(c, dict) and "name" in c]
+    dataset_classes = [
+        c["name"] for c in project.classes or [] if isinstance(c, dict) and "name" in c
+    ]
     pairs = _explicit_pairs(request)
     derived = not pairs
     if derived:
@@ -274,9 +276,9 @@ def _select_images(
     session: Session, project: Project, request: BatchRequest
 ) -> tuple[list[str], list[str], int]:
     """(image ids to label, filenames not found, images skipped as already annotated)."""
-    live = select(Image.id, Image.filename, Image.virtual_folder_path, Image.annotation_count).where(
-        Image.project_id == project.id, Image.is_archived.is_(False)
-    )
+    live = select(
+        Image.id, Image.filename, Image.virtual_folder_path, Image.annotation_count
+    ).where(Image.project_id == project.id, Image.is_archived.is_(False))
     missing: list[str] = []
     if request.image_filenames is not None:
         names = request.image_filenames
@@ -300,7 +302,9 @@ def _select_images(
                     seen.add(row.id)
                     chosen.append(row)
         if not chosen:
-            raise NotFound(f"None of the {len(names)} image_filenames is in dataset {project.name!r}")
+            raise NotFound(
+                f"None of the {len(names)} image_filenames is in dataset {project.name!r}"
+            )
     else:
         chosen = list(session.execute(live.order_by(Image.created_at, Image.id)))
         if not chosen:
@@ -316,7 +320,9 @@ def _select_images(
     return [row.id for row in targets], missing, skipped
 
 
-def _add_classes(session: Session, project: Project, names: list[str], types: dict[str, str]) -> None:
+def _add_classes(
+    session: Session, project: Project, names: list[str], types: dict[str, str]
+) -> None:
     if not names:
         return
     current = list(project.classes or [])
@@ -338,7 +344,9 @@ def create_batch(ctx: ServerContext, principal: Principal, request: BatchRequest
         image_ids, missing_files, skipped = _select_images(session, project, request)
         estimate = credits.cost_of(ESTIMATE_OPERATION, max(len(image_ids), 1))[3]
         credits.require_balance(session, principal.organization_id, estimate, ESTIMATE_OPERATION)
-        _add_classes(session, project, missing_classes, {e.class_name: e.output_type for e in ontology})
+        _add_classes(
+            session, project, missing_classes, {e.class_name: e.output_type for e in ontology}
+        )
         payload = {
             "dataset_name": project.name,
             "model_type": model_type,
@@ -407,10 +415,16 @@ def list_batches(
         criteria.append(Job.status == status)
     with ctx.db.session() as session:
         if dataset_name is not None:
-            criteria.append(Job.project_id == projects.find_by_name(session, principal, dataset_name).id)
+            criteria.append(
+                Job.project_id == projects.find_by_name(session, principal, dataset_name).id
+            )
         total = session.scalar(select(func.count()).select_from(Job).where(*criteria)) or 0
         jobs = session.scalars(
-            select(Job).where(*criteria).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
+            select(Job)
+            .where(*criteria)
+            .order_by(Job.created_at.desc(), Job.id)
+            .limit(limit)
+            .offset(offset)
         )
         return {
             "jobs": [batch_json(session, job, with_failures=False) for job in jobs],
@@ -463,7 +477,9 @@ def batch_json(session: Session, job: Job, *, with_failures: bool = True) -> dic
         "processed_images": job.progress_done,
         "failed_images": job.progress_failed,
         "skipped_images": payload.get("skipped_images", 0),
-        "total_annotations_added": 0 if payload.get("dry_run") else result.get("annotations_added", 0),
+        "total_annotations_added": 0
+        if payload.get("dry_run")
+        else result.get("annotations_added", 0),
         "successful_items": result.get("successful_items", 0),
         "predicted_annotations": result.get("annotations_added", 0),
         "dry_run": bool(payload.get("dry_run")),
@@ -531,7 +547,9 @@ def discard_drafts(ctx: ServerContext, principal: Principal, image_id: str) -> d
 
 
 def _is_draft(annotation: Any) -> bool:
-    return isinstance(annotation, dict) and str(annotation.get("created_by") or "").startswith(DRAFT_PREFIX)
+    return isinstance(annotation, dict) and str(annotation.get("created_by") or "").startswith(
+        DRAFT_PREFIX
+    )
 
 
 def _review_json(image: Image, *, accepted: int, discarded: int) -> dict[str, Any]:
