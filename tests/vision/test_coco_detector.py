@@ -19,7 +19,7 @@ from pictograph.vision.coco_detector import (
     load,
     suppress,
 )
-from pictograph.vision.registry import ModelLocation, get_spec, locate
+from pictograph.vision.registry import get_spec, locate
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ class RecordingNet:
         self.rows = np.array([[rows]], dtype=np.float32)
         self.blob: Any = None
 
-    def setInput(self, blob: Any) -> None:  # noqa: N802 - OpenCV's name
+    def setInput(self, blob: Any) -> None:
         self.blob = blob
 
     def forward(self) -> np.ndarray:
