@@ -60,7 +60,7 @@ def background(
 def shape_mask(
     kind: str, size: tuple[int, int] = (300, 400), scale: float = 1.0
 ) -> npt.NDArray[np.bool_]:
-    """The mask of one shape placed off-centre; at ``scale`` 1 it covers about 10–20 % of the image."""
+    """One shape's mask, placed off-centre; at ``scale`` 1 it covers 10–20 % of the image."""
     height, width = size
     canvas = np.zeros((height, width), dtype=np.uint8)
     cx, cy = int(width * 0.45), int(height * 0.55)

@@ -202,6 +202,12 @@ def test_colour_check_on_the_mask() -> None:
     assert not backend.accepts(image, car("red car", None, (14, 0, 40, 40)))
 
 
+def test_only_colour_prompts_need_masks() -> None:
+    backend, _ = stub_backend()
+    assert backend.needs_mask("red cars") and backend.needs_mask("person in white")
+    assert not backend.needs_mask("cars") and not backend.needs_mask("an orange")
+
+
 def test_colour_threshold_is_a_share_of_the_mask() -> None:
     image = np.full((10, 10, 3), (25, 40, 200), dtype=np.uint8)
     image[:4] = (210, 25, 30)  # 40 % red

