@@ -897,8 +897,11 @@ def cancel_file_import(ctx: ServerContext, principal: Principal, import_id: str)
         job = get_file_import(session, principal, import_id)
         was_pending = job.status == "pending"
         request_cancel(session, job)
+        # Cancelled before any worker claimed it (a worker claiming it meanwhile turns the
+        # cancel into a request, and the running job cleans up after itself).
+        unclaimed = was_pending and job.status == "cancelled"
         work = (job.payload or {}).get("work_dir", "")
-    if was_pending and work:
+    if unclaimed and work:
         remove_tree(work_dir(ctx, work))  # no worker will run it: drop the upload now
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS
     while True:
