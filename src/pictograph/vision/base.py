@@ -137,3 +137,14 @@ def clip_box(box: Box, height: int, width: int) -> Box:
         min(max(x2, 0.0), width),
         min(max(y2, 0.0), height),
     )
+
+
+def cut_out_boxes(mask: BoolMask, boxes: Sequence[Box]) -> BoolMask:
+    """The mask without every pixel any of ``boxes`` touches: how negative boxes apply, since
+    the segmenters' decoders have no negative-box input."""
+    height, width = mask.shape
+    for x1, y1, x2, y2 in boxes:
+        top, left = max(int(np.floor(y1)), 0), max(int(np.floor(x1)), 0)
+        bottom, right = min(int(np.ceil(y2)), height), min(int(np.ceil(x2)), width)
+        mask[top:bottom, left:right] = False
+    return mask

@@ -36,6 +36,7 @@ from pictograph.vision.base import (
 )
 from pictograph.vision.registry import (
     PREFERENCE,
+    ModelLocation,
     RoleGroup,
     get_spec,
     load_backend,
@@ -159,12 +160,22 @@ class VisionEngine:
         self.choices = dict(choices or {})
         """Role group → model name to use instead of the preference order."""
         self._backends: dict[tuple[RoleGroup, str], Backend] = {}
+        self._resolved: dict[tuple[RoleGroup, str | None], tuple[str, ModelLocation]] = {}
+        """Which model serves a role, found once per process: every prompt asks, and finding
+        out probes the models directory, the HF cache and the installed packages. Weights
+        pulled later are picked up on the next start (as ``pictograph models pull`` says)."""
         self._load_lock = threading.Lock()
 
     # ───────────── backends ─────────────
 
     def resolve(self, group: RoleGroup, model: str | None = None) -> str:
         """The model name that serves ``group`` (``model`` if given and usable)."""
+        return self._resolve(group, model)[0]
+
+    def _resolve(self, group: RoleGroup, model: str | None) -> tuple[str, ModelLocation]:
+        found = self._resolved.get((group, model))
+        if found is not None:
+            return found
         names = (
             (model,)
             if model
@@ -182,12 +193,13 @@ class VisionEngine:
                 continue
             location, reason = locate(spec, self.models_dir)
             if location is not None:
-                return name
+                self._resolved[(group, model)] = (name, location)
+                return name, location
             reasons.append(f"{name}: {reason}")
         raise ModelUnavailable(f"No model available for {group} prompts ({'; '.join(reasons)})")
 
     def backend(self, group: RoleGroup, model: str | None = None) -> Backend:
-        name = self.resolve(group, model)
+        name, location = self._resolve(group, model)
         key = (group, name)
         loaded = self._backends.get(key)
         if loaded is not None:
@@ -195,11 +207,8 @@ class VisionEngine:
         with self._load_lock:
             loaded = self._backends.get(key)
             if loaded is None:
-                spec = get_spec(name)
-                location, _ = locate(spec, self.models_dir)
-                assert location is not None
                 started = time.perf_counter()
-                loaded = load_backend(spec, group, location, self.device)
+                loaded = load_backend(get_spec(name), group, location, self.device)
                 logger.info(
                     "loaded %s for %s in %.1f s", name, group, time.perf_counter() - started
                 )

@@ -35,6 +35,7 @@ from pictograph.vision.base import (
     TextDetector,
     box_of_mask,
     clip_box,
+    cut_out_boxes,
 )
 from pictograph.vision.registry import ModelLocation
 
@@ -61,18 +62,19 @@ def _image_box(box: Sequence[float], height: int, width: int) -> Box:
     return clip_box((x1, y1, x2, y2), height, width)
 
 
-def _clear_boxes(mask: BoolMask, boxes: Sequence[Box]) -> BoolMask:
-    """The mask without the pixels whose centres fall inside any of ``boxes``."""
-    height, width = mask.shape
-    for x1, y1, x2, y2 in boxes:
-        left, top = max(round(x1), 0), max(round(y1), 0)
-        right, bottom = min(round(x2), width), min(round(y2), height)
-        if right > left and bottom > top:
-            mask[top:bottom, left:right] = False
-    return mask
+class _TransformersBackend:
+    """A transformers model with its processor, called one request at a time (the lock)."""
+
+    name: str
+
+    def __init__(self, model: Any, processor: Any, device: str) -> None:
+        self.model = model
+        self.processor = processor
+        self.device = device
+        self._lock = threading.Lock()
 
 
-class SamSegmenter(PromptSegmenter):
+class SamSegmenter(_TransformersBackend, PromptSegmenter):
     """SAM 2.1 or SAM 3's tracker: point / box prompts over a cached image embedding.
 
     Box prompts and several points are unambiguous, so they ask the decoder for one mask (SAM 2's
@@ -82,11 +84,8 @@ class SamSegmenter(PromptSegmenter):
     """
 
     def __init__(self, name: str, model: Any, processor: Any, device: str) -> None:
+        super().__init__(model, processor, device)
         self.name = name
-        self.model = model
-        self.processor = processor
-        self.device = device
-        self._lock = threading.Lock()
 
     def embed(self, image: RGBImage) -> ImageEmbedding:
         height, width = image.shape[:2]
@@ -113,7 +112,7 @@ class SamSegmenter(PromptSegmenter):
             chunk = [list(map(float, box)) for box in boxes[start : start + DECODE_BATCH]]
             masks, scores = self._decode(embedding, {"input_boxes": [chunk]}, multimask=False)
             for box, mask, score in zip(chunk, masks, scores):
-                mask = _clear_boxes(mask, negative_boxes)
+                mask = cut_out_boxes(mask, negative_boxes)
                 found = box_of_mask(mask) or _image_box(box, height, width)
                 predictions.append(Prediction(box=found, score=score, mask=mask))
         return predictions
@@ -165,7 +164,7 @@ class SamSegmenter(PromptSegmenter):
         return [mask[0, 0].cpu().numpy() for mask in masks], scores.cpu().tolist()
 
 
-class Sam3ConceptDetector(TextDetector):
+class Sam3ConceptDetector(_TransformersBackend, TextDetector):
     """SAM 3's concept prompts: each text prompt → every matching instance, with its mask.
 
     The image is encoded once and each prompt runs the text encoder, DETR and mask decoder on it.
@@ -180,12 +179,7 @@ class Sam3ConceptDetector(TextDetector):
 
     makes_masks = True
 
-    def __init__(self, model: Any, processor: Any, device: str) -> None:
-        self.name = "sam3"
-        self.model = model
-        self.processor = processor
-        self.device = device
-        self._lock = threading.Lock()
+    name = "sam3"
 
     def detect(self, image: RGBImage, prompts: Sequence[str], threshold: float) -> list[Prediction]:
         if not prompts:
@@ -240,7 +234,7 @@ class Sam3ConceptDetector(TextDetector):
         return instances
 
 
-class Owlv2Detector(TextDetector):
+class Owlv2Detector(_TransformersBackend, TextDetector):
     """OWLv2: all prompts are scored against every image patch in one pass; boxes only.
 
     The processor pads the image to a square (bottom / right) before resizing, so its boxes are
@@ -248,12 +242,7 @@ class Owlv2Detector(TextDetector):
     anything reaching into the padding is clipped to the image.
     """
 
-    def __init__(self, model: Any, processor: Any, device: str) -> None:
-        self.name = "owlv2"
-        self.model = model
-        self.processor = processor
-        self.device = device
-        self._lock = threading.Lock()
+    name = "owlv2"
 
     def detect(self, image: RGBImage, prompts: Sequence[str], threshold: float) -> list[Prediction]:
         if not prompts:
@@ -277,7 +266,7 @@ class Owlv2Detector(TextDetector):
         ]
 
 
-class GroundingDinoDetector(TextDetector):
+class GroundingDinoDetector(_TransformersBackend, TextDetector):
     """Grounding DINO: the prompts become one caption ("cat. red car."); boxes only.
 
     Each query's score for a prompt is its highest token probability over that prompt's tokens in
@@ -285,12 +274,7 @@ class GroundingDinoDetector(TextDetector):
     is not used: it returns word pieces, not the prompts they came from.
     """
 
-    def __init__(self, model: Any, processor: Any, device: str) -> None:
-        self.name = "grounding-dino"
-        self.model = model
-        self.processor = processor
-        self.device = device
-        self._lock = threading.Lock()
+    name = "grounding-dino"
 
     def detect(self, image: RGBImage, prompts: Sequence[str], threshold: float) -> list[Prediction]:
         if not prompts:

@@ -31,6 +31,7 @@ from pictograph.vision.base import (
     PromptSegmenter,
     RGBImage,
     box_of_mask,
+    cut_out_boxes,
 )
 from pictograph.vision.registry import ModelLocation
 
@@ -126,12 +127,11 @@ class LiteMedSAM(PromptSegmenter):
             return []
         encoded = self._encoded(embedding)
         logits, quality = self._decode(encoded, [_box_to_frame(box, encoded) for box in boxes])
-        blocked = _box_union(negative_boxes, embedding.image_size)
         predictions = []
         for index, box in enumerate(boxes):
-            mask = self._upsample(logits[index], embedding.image_size)
-            if blocked is not None:
-                mask &= ~blocked
+            mask = cut_out_boxes(
+                self._upsample(logits[index], embedding.image_size), negative_boxes
+            )
             predictions.append(
                 Prediction(
                     box=box_of_mask(mask) or (box[0], box[1], box[2], box[3]),
@@ -346,17 +346,6 @@ def _clip_frame(box: FrameBox, resized: tuple[int, int]) -> FrameBox:
         min(max(x2, 0.0), new_w - 1.0),
         min(max(y2, 0.0), new_h - 1.0),
     )
-
-
-def _box_union(boxes: Sequence[Box], size: tuple[int, int]) -> BoolMask | None:
-    """The pixels inside any of the boxes, or None when there are none."""
-    if not boxes:
-        return None
-    union = np.zeros(size, dtype=bool)
-    for x1, y1, x2, y2 in boxes:
-        top, left = max(int(np.floor(y1)), 0), max(int(np.floor(x1)), 0)
-        union[top : max(int(np.ceil(y2)), 0), left : max(int(np.ceil(x2)), 0)] = True
-    return union
 
 
 def load(location: ModelLocation, device: str) -> LiteMedSAM:

@@ -99,20 +99,18 @@ def _annotations(
     for prediction in outcome.predictions:
         for entry in by_prompt.get(prediction.label or "", []):
             if prediction.score >= entry.threshold:
-                per_class.setdefault(entry.class_name, []).append((prediction, entry))
+                as_class = Prediction(
+                    prediction.box, prediction.score, prediction.mask, entry.class_name
+                )
+                per_class.setdefault(entry.class_name, []).append((as_class, entry))
     made: list[dict[str, Any]] = []
     for name, found in per_class.items():
         entry_of = {id(prediction): entry for prediction, entry in found}
         candidates = [prediction for prediction, _ in found]
-        relabelled = [Prediction(p.box, p.score, p.mask, name) for p in candidates]
-        if run_nms:
-            keep = {id(p) for p in nms(relabelled)}
-            pairs = [(c, r) for c, r in zip(candidates, relabelled) if id(r) in keep]
-        else:
-            pairs = list(zip(candidates, relabelled))
-        for original, relabelled_one in pairs[:MAX_INSTANCES_PER_CLASS]:
-            entry = entry_of[id(original)]
-            annotation = to_annotation(relabelled_one, name, entry.output_type, created_by=author)
+        kept = nms(candidates) if run_nms else candidates
+        for prediction in kept[:MAX_INSTANCES_PER_CLASS]:
+            output_type = entry_of[id(prediction)].output_type
+            annotation = to_annotation(prediction, name, output_type, created_by=author)
             if annotation is not None:
                 made.append(annotation)
     return made
