@@ -129,8 +129,8 @@ def test_model_types() -> None:
     assert _model(BatchRequest("signs")) == "sam3"
     assert _model(BatchRequest("signs", model_id="sam3")) == "sam3"
     assert _model(BatchRequest("signs", model_type="yolo")) == "yolo"
-    with pytest.raises(NotFound):
-        _model(BatchRequest("signs", model_id="0b3f4c1e-trained"))
+    assert _model(BatchRequest("signs", model_id="0b3f4c1e-trained")) == "custom"
+    assert _model(BatchRequest("signs", model_type="trained", model_id="0b3f")) == "trained"
     with pytest.raises(Invalid) as missing:
         _model(BatchRequest("signs", model_type="custom"))
     assert missing.value.error_code == "MISSING_MODEL_ID"

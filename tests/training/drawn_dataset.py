@@ -49,12 +49,16 @@ def draw_image(rng: np.random.Generator, size: int) -> tuple[Image.Image, list[d
                 for k in range(32)
             ]
         draw.polygon(points, fill=COLOURS[name])
-        annotations.append({
-            "id": f"a{len(annotations)}",
-            "name": name,
-            "type": "polygon",
-            "polygon": {"paths": [[{"x": round(px, 2), "y": round(py, 2)} for px, py in points]]},
-        })  # fmt: skip
+        annotations.append(
+            {
+                "id": f"a{len(annotations)}",
+                "name": name,
+                "type": "polygon",
+                "polygon": {
+                    "paths": [[{"x": round(px, 2), "y": round(py, 2)} for px, py in points]]
+                },
+            }
+        )
     return image, annotations
 
 
@@ -62,11 +66,20 @@ def write_export(path: Path, images: int = 12, size: int = 96, seed: int = 0) ->
     """A ``format="pictograph"`` export with images, as the server would write it."""
     rng = np.random.default_rng(seed)
     with zipfile.ZipFile(path, "w") as bundle:
-        bundle.writestr("dataset.json", json.dumps({
-            "name": "drawn", "format": "pictograph", "version": 1,
-            "classes": [{"id": i + 1, "name": n, "type": "polygon", "color": None}
-                        for i, n in enumerate(CLASSES)],
-        }))  # fmt: skip
+        bundle.writestr(
+            "dataset.json",
+            json.dumps(
+                {
+                    "name": "drawn",
+                    "format": "pictograph",
+                    "version": 1,
+                    "classes": [
+                        {"id": i + 1, "name": n, "type": "polygon", "color": None}
+                        for i, n in enumerate(CLASSES)
+                    ],
+                }
+            ),
+        )
         for index in range(images):
             image, annotations = draw_image(rng, size)
             name = f"img{index:04d}.png"
@@ -74,10 +87,16 @@ def write_export(path: Path, images: int = 12, size: int = 96, seed: int = 0) ->
             image.save(buffer, format="PNG")
             bundle.writestr(f"images/{name}", buffer.getvalue())
             record = {
-                "image": {"id": f"id-{index:04d}", "filename": name, "folder": "/",
-                          "width": size, "height": size, "status": "complete"},
+                "image": {
+                    "id": f"id-{index:04d}",
+                    "filename": name,
+                    "folder": "/",
+                    "width": size,
+                    "height": size,
+                    "status": "complete",
+                },
                 "annotations": annotations,
-            }  # fmt: skip
+            }
             bundle.writestr(f"annotations/{name}.json", json.dumps(record))
     return path
 
@@ -92,3 +111,22 @@ def save_folder(folder: Path, images: int = 12, size: int = 96, seed: int = 0) -
         paths.append(folder / f"img{index:04d}.png")
         image.save(paths[-1])
     return paths
+
+
+def upload_drawn(client: Any, name: str, folder: Path, images: int = 8, size: int = 64) -> Any:
+    """A dataset ``name`` on a live server holding drawn images with their exact polygons
+    (saved, so every image is ``complete``); returns the project."""
+    project = client.projects.create(
+        name,
+        annotation_types=["polygon", "bbox"],
+        classes=[{"name": c, "type": "polygon", "color": None} for c in CLASSES],
+    )
+    rng = np.random.default_rng(7)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(images):
+        image, annotations = draw_image(rng, size)
+        path = folder / f"{name}-{index:03d}.png"
+        image.save(path)
+        uploaded = client.images.upload(project.id, path)
+        client.annotations.save(uploaded.id, annotations)
+    return project

@@ -30,8 +30,13 @@ def train_drawn(
     """Run the worker in-process on a drawn export; returns (result event, all events)."""
     export = write_export(tmp_path / "export.zip", images=images, size=size)
     recorder = Recorder()
-    spec = {"pipeline": pipeline, "export_path": str(export), "workdir": str(tmp_path / "work"),
-            "config": config, "device": "cpu"}  # fmt: skip
+    spec = {
+        "pipeline": pipeline,
+        "export_path": str(export),
+        "workdir": str(tmp_path / "work"),
+        "config": config,
+        "device": "cpu",
+    }
     code = run(spec, recorder)
     errors = [e for e in recorder.events if e["event"] == "error"]
     assert code == 0 and not errors, errors

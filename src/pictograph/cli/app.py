@@ -25,6 +25,7 @@ from pictograph.cli.init import init
 from pictograph.cli.login import login
 from pictograph.cli.models import app as models_app
 from pictograph.cli.server import app as server_app
+from pictograph.cli.train import app as train_app
 from pictograph.exceptions import (
     ConfigurationError,
     PictographError,
@@ -79,6 +80,7 @@ app.add_typer(annotations_app, name="annotations")
 app.add_typer(credits_app, name="credits")
 app.add_typer(models_app, name="models")
 app.add_typer(server_app, name="server")
+app.add_typer(train_app, name="train")
 
 
 def _print_version(value: bool) -> None:

@@ -1,4 +1,8 @@
-"""``pictograph models available | pull NAME``: the annotation models and their weights."""
+"""``pictograph models available | pull NAME | list | download``.
+
+``available`` and ``pull`` are about the annotation models and their weights; ``list`` and
+``download`` about the models training runs produced.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import typer
 from pictograph.cli import _output
 from pictograph.cli._context import ApiKeyOption, BaseUrlOption, JsonOption, Session
 
-app = typer.Typer(help="Annotation models: what is available, and fetching foundation weights.")
+app = typer.Typer(help="Annotation models (available, pull) and trained models (list, download).")
 
 COLUMNS = [
     ("name", "Model"),
@@ -118,3 +122,73 @@ def pull(
         _output.error(str(error))
         raise typer.Exit(1) from error
     _output.success(f"{name} is in {target}; restart the server to use it")
+
+
+TRAINED_COLUMNS = [
+    ("id", "Model"),
+    ("name", "Name"),
+    ("model_type", "Type"),
+    ("architecture", "Architecture"),
+    ("status", "Status"),
+    ("metrics", "Metrics"),
+    ("created_at", "Created"),
+]
+
+
+@app.command("list")
+def list_trained(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", help="training, ready, failed or archived.")
+    ] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset's.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many (newest first).")] = 50,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List trained models, newest first (archived ones only with --status archived)."""
+    cli = Session(ctx, api_key, base_url, json_output)
+    models = cli.client.models.list(status=status, dataset_name=dataset, limit=limit)  # type: ignore[arg-type]
+    _output.print_result(
+        _output.to_json(models),
+        as_json=cli.json,
+        render=lambda rows: _output.print_table(rows, TRAINED_COLUMNS, title="Trained models"),
+    )
+
+
+@app.command("download")
+def download(
+    ctx: typer.Context,
+    model_id: Annotated[
+        str | None,
+        typer.Argument(help="Model id (default: the newest ready model).", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the ONNX file (default ./<name>.onnx).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Download a ready model's ONNX file (its MD5 is checked)."""
+    cli = Session(ctx, api_key, base_url, json_output)
+    if model_id is None:
+        ready = cli.client.models.list(status="ready", limit=1)
+        if not ready:
+            raise typer.BadParameter("there is no ready model yet", param_hint="MODEL_ID")
+        model = ready[0]
+    else:
+        model = cli.client.models.get(model_id)
+    path = cli.client.models.download(model.id, output or Path(f"{model.name}.onnx"))
+    report = {"model_id": model.id, "path": str(path), "file_size": path.stat().st_size}
+    _output.print_result(
+        report, as_json=cli.json, render=lambda value: _output.success(f"Saved {value['path']}")
+    )

@@ -104,3 +104,38 @@ def start(
         f"Pictograph server at {settings.base_url} (data: {settings.data_dir}; database: {database})"
     )
     serve(settings, log_level=log_level)
+
+
+@app.command("worker")
+def worker(
+    queue: Annotated[
+        list[str],
+        typer.Option("--queue", "-q", help="Queue to take jobs from (repeatable), e.g. a100."),
+    ],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            file_okay=False,
+            help="The server's data directory.",
+            show_default="~/.pictograph/data",
+        ),
+    ] = None,  # fmt: skip
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="The server's database URL.")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Jobs at once.")] = 1,
+) -> None:
+    """Run jobs of the given queues without the HTTP API (e.g. training on a GPU machine)."""
+    try:
+        from pictograph.server.settings import Settings
+        from pictograph.server.worker import run_worker
+    except ImportError as exc:
+        _output.error(
+            f"the worker needs the server extra: pip install 'pictograph[server]' ({exc})"
+        )
+        raise typer.Exit(EXIT_USAGE) from exc
+    flags = {"data_dir": data_dir.expanduser() if data_dir else None, "database_url": database_url}
+    settings = Settings(**{name: value for name, value in flags.items() if value is not None})
+    _output.info(f"Pictograph worker on queues {', '.join(queue)} (data: {settings.data_dir})")
+    run_worker(settings, tuple(queue), workers)

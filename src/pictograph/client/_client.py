@@ -16,8 +16,10 @@ from pictograph.client.resources.datasets import Datasets
 from pictograph.client.resources.exports import Exports
 from pictograph.client.resources.images import Images
 from pictograph.client.resources.imports import Imports
+from pictograph.client.resources.models import Models
 from pictograph.client.resources.organizations import Organizations
 from pictograph.client.resources.projects import Projects
+from pictograph.client.resources.training import Training
 from pictograph.client.resources.webhooks import Webhooks
 from pictograph.config_file import FileConfig, load_config
 from pictograph.exceptions import ConfigurationError
@@ -89,6 +91,8 @@ class Client:
         self.imports = Imports(self._transport)
         self.exports = Exports(self._transport)
         self.webhooks = Webhooks(self._transport)
+        self.training = Training(self._transport)
+        self.models = Models(self._transport)
 
     def close(self) -> None:
         """Release the connection pools; the client is unusable afterwards."""

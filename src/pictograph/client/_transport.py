@@ -8,6 +8,7 @@ signature is the credential, and the key must not leak to a storage host).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -19,6 +20,7 @@ import httpx
 
 from pictograph._version import __version__
 from pictograph.exceptions import (
+    ApiError,
     NetworkError,
     PictographError,
     RateLimitError,
@@ -130,24 +132,45 @@ class Transport:
 
     # ---- files --------------------------------------------------------------------------
 
-    def download(self, url: str, destination: Path, *, signed: bool = False) -> int:
+    def download(
+        self,
+        url: str,
+        destination: Path,
+        *,
+        signed: bool = False,
+        md5: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         """Stream ``url`` into ``destination`` via ``<name>.part``; return the byte count.
 
         The file appears under its final name only once complete, so a failed or
         interrupted download never leaves a truncated file behind. ``signed=True`` fetches
-        a signed blob URL without the API key.
+        a signed blob URL without the API key. With ``md5`` the bytes are checked against it
+        (ApiError on a mismatch, nothing left behind); ``progress`` gets (bytes so far, total
+        from Content-Length or 0).
         """
         client = self._blobs if signed else self._api
         target = self.absolute_url(url) if signed else url
         destination.parent.mkdir(parents=True, exist_ok=True)
         response = self._send(client, lambda: client.build_request("GET", target), stream=True)
         partial = destination.with_name(destination.name + ".part")
+        total = int(response.headers.get("Content-Length") or 0)
+        digest = hashlib.md5() if md5 else None
         written = 0
         try:
             with partial.open("wb") as fh:
                 for chunk in response.iter_bytes(CHUNK_SIZE):
                     fh.write(chunk)
                     written += len(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
+                    if progress is not None:
+                        progress(written, total)
+            if digest is not None and digest.hexdigest() != md5:
+                raise ApiError(
+                    f"Download of {destination.name} is corrupt: MD5 {digest.hexdigest()} "
+                    f"does not match the server's {md5}"
+                )
         except httpx.TimeoutException as error:
             partial.unlink(missing_ok=True)
             raise RequestTimeoutError(

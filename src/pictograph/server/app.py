@@ -22,6 +22,7 @@ from pictograph.server.errors import ServiceError
 from pictograph.server.gate import ApiGate
 from pictograph.server.idempotency import IdempotencyStore
 from pictograph.server.jobs.runner import JobRunner
+from pictograph.server.services.training import LOCAL_QUEUE as LOCAL_TRAINING_QUEUE
 from pictograph.server.ratelimit import MemoryCounter, RateLimiter, RedisCounter
 from pictograph.server.security import UrlSigner, load_or_create_secret
 from pictograph.server.settings import Settings
@@ -47,6 +48,8 @@ ROUTERS: list[tuple[str, str]] = [
     ("connectors", API_PREFIX),
     ("webhooks", API_PREFIX),
     ("auto_annotate", API_PREFIX),
+    ("training", API_PREFIX),
+    ("models", API_PREFIX),
     ("api_keys", "/api/v1"),
 ]
 
@@ -55,6 +58,7 @@ ROUTERS: list[tuple[str, str]] = [
 JOB_HANDLER_MODULES: list[str] = [
     "pictograph.server.jobs.export_job",
     "pictograph.server.jobs.import_job",
+    "pictograph.server.jobs.training_job",
     "pictograph.server.jobs.webhook_job",
     "pictograph.server.jobs.auto_label_job",
 ]
@@ -102,16 +106,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         importlib.import_module(module_name)
     if settings.job_workers:
         ctx.jobs = JobRunner(ctx, workers=settings.job_workers, lease_seconds=settings.job_lease_seconds)
+    if settings.training_workers:
+        ctx.training_jobs = JobRunner(
+            ctx, workers=settings.training_workers, queues=(LOCAL_TRAINING_QUEUE,),
+            lease_seconds=settings.job_lease_seconds,
+        )  # fmt: skip
 
     @app.on_event("startup")
     def _start_jobs() -> None:
-        if ctx.jobs is not None:
-            ctx.jobs.start()
+        for runner in (ctx.jobs, ctx.training_jobs):
+            if runner is not None:
+                runner.start()
 
     @app.on_event("shutdown")
     def _close() -> None:
-        if ctx.jobs is not None:
-            ctx.jobs.stop()
+        for runner in (ctx.jobs, ctx.training_jobs):
+            if runner is not None:
+                runner.stop()
         ctx.db.dispose()
 
     return app

@@ -30,6 +30,8 @@ class ServerContext:
     authenticator: Authenticator
     jobs: JobRunner | None = None
     """The embedded worker pool, when this process runs one."""
+    training_jobs: JobRunner | None = None
+    """The worker that trains this server's own runs (queue ``training``)."""
     _vision: VisionEngine | None = None
     _vision_lock: threading.Lock = field(default_factory=threading.Lock)
 

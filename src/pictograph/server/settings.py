@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = 24 * 3600
     job_workers: int = Field(default=2, ge=0)
     """Threads running durable jobs in each server process; 0 leaves jobs to other processes."""
+    training_workers: int = Field(default=1, ge=0)
+    """Training runs this server trains at once (each is one process using every core)."""
+    training_queues: str = ""
+    """Comma-separated GPU tiers (a10g, a100, h100) that have their own worker queue; a run asking
+    for one of them waits for a ``pictograph server worker --queue <tier>``. Empty: every run trains here."""
     job_lease_seconds: float = Field(default=30.0, gt=0)
     """How long a claimed job stays claimed without a heartbeat before another worker resumes it."""
     webhook_max_attempts: int = Field(default=5, ge=1)
@@ -70,6 +75,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'pictograph.db'}"
+
+    @property
+    def training_queue_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.training_queues.split(",") if name.strip())
 
     @property
     def resolved_models_dir(self) -> Path:

@@ -23,7 +23,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pictograph.training.base import Pipeline
+    from pictograph.training.base import Pipeline, TrainConfig
 
 PIPELINE_MODULES: dict[str, tuple[str, str]] = {
     "yolox": ("pictograph.training.yolox", "PIPELINE"),
@@ -43,6 +43,27 @@ MODEL_TYPES: dict[str, str] = {
     "rfdetr_segmentation": "instance_segmentation",
 }
 """What each pipeline produces (known without importing torch)."""
+
+DEFAULT_CONFIGS: dict[str, dict[str, int | float]] = {
+    "yolox": {"epochs": 30, "batch_size": 8, "learning_rate": 1e-3, "image_size": 640},
+    "detectron2": {"epochs": 20, "batch_size": 2, "learning_rate": 2e-3, "image_size": 1024},
+    "sm_pytorch": {"epochs": 30, "batch_size": 8, "learning_rate": 1e-3, "image_size": 512},
+    "classification": {"epochs": 30, "batch_size": 16, "learning_rate": 1e-3, "image_size": 224},
+    "rfdetr_detection": {"epochs": 30, "batch_size": 4, "learning_rate": 1e-4, "image_size": 384},
+    "rfdetr_segmentation": {
+        "epochs": 30,
+        "batch_size": 4,
+        "learning_rate": 1e-4,
+        "image_size": 384,
+    },
+}
+"""Each pipeline's defaults (the server validates ``config`` against them without torch)."""
+
+
+def default_config(name: str) -> TrainConfig:
+    from pictograph.training.base import TrainConfig
+
+    return TrainConfig(**DEFAULT_CONFIGS[name])  # type: ignore[arg-type]
 
 
 def get_pipeline(name: str) -> Pipeline:

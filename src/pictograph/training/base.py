@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
     from pictograph.training.data import TrainingData
 
-ModelType = Literal["object_detection", "instance_segmentation", "semantic_segmentation", "classification"]
+ModelType = Literal[
+    "object_detection", "instance_segmentation", "semantic_segmentation", "classification"
+]
 
 
 @dataclass(frozen=True)

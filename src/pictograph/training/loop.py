@@ -30,7 +30,9 @@ def seed_everything(seed: int = SEED) -> None:
     torch.manual_seed(seed)
 
 
-def batches(items: Sequence[T], batch_size: int, *, shuffle: bool, epoch: int = 0) -> Iterator[list[T]]:
+def batches(
+    items: Sequence[T], batch_size: int, *, shuffle: bool, epoch: int = 0
+) -> Iterator[list[T]]:
     """``items`` in batches; shuffled per epoch with a seed derived from the epoch."""
     order = list(range(len(items)))
     if shuffle:

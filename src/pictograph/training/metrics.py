@@ -27,8 +27,13 @@ def coco_metrics(
 
     n_truth = len(ground_truth["annotations"])
     if not detections:
-        return {"mAP": 0.0, "mAP50": 0.0, "mAP75": 0.0, "precision": 0.0,
-                "recall": 0.0 if n_truth else 1.0}  # fmt: skip
+        return {
+            "mAP": 0.0,
+            "mAP50": 0.0,
+            "mAP75": 0.0,
+            "precision": 0.0,
+            "recall": 0.0 if n_truth else 1.0,
+        }
     with contextlib.redirect_stdout(io.StringIO()):
         truth = COCO()
         truth.dataset = ground_truth
@@ -40,8 +45,13 @@ def coco_metrics(
         evaluator.summarize()
     stats = [max(0.0, float(v)) for v in evaluator.stats[:3]]
     precision, recall = _precision_recall(evaluator, n_truth)
-    return {"mAP": stats[0], "mAP50": stats[1], "mAP75": stats[2],
-            "precision": precision, "recall": recall}  # fmt: skip
+    return {
+        "mAP": stats[0],
+        "mAP50": stats[1],
+        "mAP75": stats[2],
+        "precision": precision,
+        "recall": recall,
+    }
 
 
 def _precision_recall(evaluator: Any, n_truth: int) -> tuple[float, float]:
@@ -74,7 +84,9 @@ def semantic_metrics(
     ``pixel_accuracy`` over every pixel. Maps hold 0 for background, k+1 for class k."""
     confusion = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
     for predicted, target in zip(predictions, targets, strict=True):
-        pairs = target.astype(np.int64).ravel() * (num_classes + 1) + predicted.astype(np.int64).ravel()
+        pairs = (
+            target.astype(np.int64).ravel() * (num_classes + 1) + predicted.astype(np.int64).ravel()
+        )
         confusion += np.bincount(pairs, minlength=(num_classes + 1) ** 2).reshape(confusion.shape)
     intersection = np.diag(confusion).astype(float)
     union = confusion.sum(0) + confusion.sum(1) - np.diag(confusion)

@@ -46,8 +46,13 @@ class EventReporter:
 
     def epoch(self, epoch: int, total: int, losses: Mapping[str, float]) -> None:
         seconds = time.monotonic() - self._started
-        self.emit("epoch", epoch=epoch, total=total,
-                  losses={k: round(float(v), 6) for k, v in losses.items()}, seconds=seconds)  # fmt: skip
+        self.emit(
+            "epoch",
+            epoch=epoch,
+            total=total,
+            losses={k: round(float(v), 6) for k, v in losses.items()},
+            seconds=seconds,
+        )
 
     def log(self, message: str) -> None:
         self.emit("log", message=message)
@@ -69,19 +74,30 @@ def run(spec: Mapping[str, Any], reporter: EventReporter) -> int:
         pipeline = get_pipeline(spec["pipeline"])
         config = pipeline.defaults.merged(spec.get("config") or {})
         data = load_export(Path(spec["export_path"]), workdir)
-        reporter.emit("data", train=len(data.train), val=len(data.val), test=len(data.test),
-                      classes=data.classes, skipped=data.skipped, config=config.as_dict())  # fmt: skip
         device = resolve_device(spec.get("device", "auto"))
+        reporter.emit(
+            "data",
+            train=len(data.train),
+            val=len(data.val),
+            test=len(data.test),
+            classes=data.classes,
+            skipped=data.skipped,
+            config=config.as_dict(),
+            device=device,
+        )
         reporter.log(f"training {spec['pipeline']} on {device}: {config.as_dict()}")
         result = pipeline.train(data, config, workdir, reporter, device)
-        write_metadata(result.onnx_path, {
-            "format_version": FORMAT_VERSION,
-            "pipeline": spec["pipeline"],
-            "model_type": MODEL_TYPES[spec["pipeline"]],
-            "architecture": result.architecture,
-            "classes": data.classes,
-            "inference": result.inference,
-        })  # fmt: skip
+        write_metadata(
+            result.onnx_path,
+            {
+                "format_version": FORMAT_VERSION,
+                "pipeline": spec["pipeline"],
+                "model_type": MODEL_TYPES[spec["pipeline"]],
+                "architecture": result.architecture,
+                "classes": data.classes,
+                "inference": result.inference,
+            },
+        )
     except NotEnoughImages as error:
         reporter.emit("error", kind="not_enough_images", message=str(error))
         return 1

@@ -225,6 +225,19 @@ class VisionEngine:
         assert isinstance(backend, TextDetector)
         return backend
 
+    def trained(self, model_id: str, path: Path) -> TextDetector:
+        """The trained model ``model_id`` (its ONNX file at ``path``), loaded once."""
+        from pictograph.vision.trained import TrainedDetector
+
+        key: tuple[RoleGroup, str] = ("text", f"trained:{model_id}")
+        with self._load_lock:
+            loaded = self._backends.get(key)
+            if loaded is None:
+                loaded = TrainedDetector(key[1], path, self.device)
+                self._backends[key] = loaded
+        assert isinstance(loaded, TextDetector)
+        return loaded
+
     def detector(self, model: str | None = None) -> ClosedSetDetector:
         backend = self.backend("detect", model)
         assert isinstance(backend, ClosedSetDetector)
@@ -294,15 +307,18 @@ class VisionEngine:
         need_masks: bool = True,
         run_nms: bool = True,
         model: str | None = None,
+        detector: TextDetector | None = None,
     ) -> TextOutcome:
         """Instances answering any of ``prompts`` (label = the prompt), best first.
+
+        ``detector`` runs instead of the registry's text model (a trained model).
 
         ``need_masks=False`` (boxes only) skips segmenting instances the detector left
         without a mask, except those whose prompt the detector checks on the mask
         (:meth:`TextDetector.needs_mask`, e.g. "red cars").
         """
         started = time.perf_counter()
-        detector = self.text_detector(model)
+        detector = detector or self.text_detector(model)
         predictions = detector.detect(image, list(prompts), threshold)
         if run_nms:
             predictions = nms(predictions)

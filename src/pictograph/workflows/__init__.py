@@ -6,14 +6,19 @@ from pictograph.workflows.annotate import (
     AnnotationFailure,
     auto_annotate_dataset,
 )
+from pictograph.workflows.pipeline import PipelineReport, full_pipeline
+from pictograph.workflows.train import train_pipeline
 from pictograph.workflows.upload import UploadFailure, UploadReport, upload_dataset_from_folder
 
 __all__ = [
     "AnnotateMode",
     "AnnotateReport",
     "AnnotationFailure",
+    "PipelineReport",
     "UploadFailure",
     "UploadReport",
     "auto_annotate_dataset",
+    "full_pipeline",
+    "train_pipeline",
     "upload_dataset_from_folder",
 ]

@@ -294,6 +294,14 @@ class AutoAnnotate(Resource):
         )
         return self._parse(ReviewResult, response)
 
+    def accept_batch(self, job_id: str) -> int:
+        """Accept the drafts of every image the ended batch job labelled that is still in
+        review; returns how many images became complete. ConflictError while it runs."""
+        response = self._transport.request(
+            "POST", f"{_PATH}/batch/{path_segment(job_id)}/accept"
+        )
+        return int(response["accepted_images"])
+
     def discard_drafts(self, image_id: str) -> ReviewResult:
         """Remove an image's auto-labelled drafts (annotations people made stay)."""
         response = self._transport.request(

@@ -331,3 +331,81 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class TrainingRun(Base):
+    """A training run: one pipeline trained on one completed export, by a job of kind ``training``.
+
+    ``status``: pending (waiting for a worker) → running → completed | failed | cancelled.
+    ``credits_charged`` is the pre-charge for the estimated minutes; ``credits_refunded`` what
+    went back when the run used fewer minutes or stopped early.
+    """
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="SET NULL", name="fk_training_runs_project"), index=True
+    )
+    export_id: Mapped[str | None] = mapped_column(
+        ForeignKey("exports.id", ondelete="SET NULL", name="fk_training_runs_export")
+    )
+    model_id: Mapped[str | None] = mapped_column(String(36))
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(100))
+    pipeline_type: Mapped[str] = mapped_column(String(30))
+    gpu_type: Mapped[str | None] = mapped_column(String(10))
+    queue: Mapped[str] = mapped_column(String(50), default="default")
+    device: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    current_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    total_epochs: Mapped[int | None] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    logs: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    eta_seconds: Mapped[int | None] = mapped_column(Integer)
+    training_time_seconds: Mapped[int | None] = mapped_column(Integer)
+    estimated_minutes: Mapped[int] = mapped_column(Integer, default=1)
+    credits_charged: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_by: Mapped[str | None] = mapped_column(String(36))
+
+
+class TrainedModel(Base):
+    """A model a training run produced. ``status``: training → ready | failed; archived when
+    soft-deleted. The ONNX file lives in the blob store at ``blob_key`` with its MD5."""
+
+    __tablename__ = "models"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="SET NULL", name="fk_models_project"), index=True
+    )
+    training_run_id: Mapped[str | None] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    model_type: Mapped[str] = mapped_column(String(30))
+    pipeline_type: Mapped[str] = mapped_column(String(30))
+    architecture: Mapped[str | None] = mapped_column(String(100))
+    visibility: Mapped[str] = mapped_column(String(10), default="private")
+    status: Mapped[str] = mapped_column(String(10), default="training", index=True)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    class_mapping: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    version: Mapped[str] = mapped_column(String(20), default="1.0.0")
+    parent_model_id: Mapped[str | None] = mapped_column(String(36))
+    blob_key: Mapped[str | None] = mapped_column(String(512))
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -270,6 +270,10 @@ def _label_all(job: JobContext) -> str:
     todo = [image_id for image_id in payload["image_ids"] if image_id not in done]
     vision = job.server.vision()
     model = payload.get("text_model") or ""
+    trained = payload.get("trained_model")
+    detector = (
+        vision.trained(trained["id"], job.server.blobs.path(trained["blob_key"])) if trained else None
+    )
     for loaded in _prefetched(job, todo):
         job.heartbeat()
         if loaded.pixels is None:
@@ -282,7 +286,8 @@ def _label_all(job: JobContext) -> str:
             image_key=loaded.cache_key,
             need_masks=need_masks,
             run_nms=bool(payload.get("run_nms", True)),
-            model=payload.get("text_model"),
+            model=None if trained else payload.get("text_model"),
+            detector=detector,
         )
         model = outcome.model
         annotations = _annotations(outcome, ontology, bool(payload.get("run_nms", True)), author)

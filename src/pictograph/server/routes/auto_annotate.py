@@ -181,6 +181,11 @@ def cancel_batch(job_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return auto_label.cancel_batch(ctx, caller, job_id)
 
 
+@router.post("/auto-annotate/batch/{job_id}/accept")
+def accept_batch(job_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    return auto_label.accept_batch(ctx, caller, job_id)
+
+
 @router.post("/auto-annotate/review/{image_id}/accept")
 def accept(image_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return auto_label.accept_drafts(ctx, caller, image_id)

@@ -12,7 +12,8 @@ A request becomes one durable job (kind ``auto_label``, run by
 - **Model types**: ``sam3`` — the best available text-capable backend (SAM 3 when its weights
   are here, else OWLv2 / Grounding DINO, else the bundled COCO detector with prompt matching);
   ``yolo`` — the closed-set detector. The job records which backend ran. Any other
-  ``model_id`` names a trained model of the organization (404 until one exists).
+  ``model_id`` names a ready trained model of the organization (404 unknown, 409 not ready,
+  422 for a classifier); its classes are the prompts, mapped to dataset classes as usual.
 - **Images**: ``image_filenames`` (or every live image of the dataset when omitted), minus
   images that already have annotations unless ``overwrite``; capped by ``max_images``.
   Unknown filenames become per-image failures; none matching at all is 404.
@@ -39,8 +40,16 @@ from sqlalchemy.orm import Session
 
 from pictograph.server.auth import Principal
 from pictograph.server.context import ServerContext
-from pictograph.server.db.tables import Image, Job, JobItem, Project, as_utc, utcnow
-from pictograph.server.errors import Invalid, NotFound
+from pictograph.server.db.tables import (
+    Image,
+    Job,
+    JobItem,
+    Project,
+    TrainedModel,
+    as_utc,
+    utcnow,
+)
+from pictograph.server.errors import Conflict, Invalid, NotFound
 from pictograph.server.jobs.records import TERMINAL, enqueue, get_job, request_cancel
 from pictograph.server.roles import require
 from pictograph.server.services import credits, projects
@@ -49,6 +58,8 @@ from pictograph.server.services.auto_annotate import ModelUnavailableError, engi
 
 JOB_KIND = "auto_label"
 MODEL_TYPES = ("sam3", "yolo")
+TRAINED_MODEL_TYPES = ("custom", "custom_roboflow", "trained")
+"""``model_type`` values that name a trained model (given by ``model_id``)."""
 YOLO_MODEL = "ssd-mobilenet-v2-coco"
 OUTPUT_TYPES = ("bbox", "polygon", "polyline", "keypoint")
 DRAFT_PREFIX = "auto_label:"
@@ -100,7 +111,8 @@ def _threshold(value: Any, loc: list[Any]) -> float:
 def _output_type(value: Any, loc: list[Any]) -> str:
     if value == "tag":
         raise Invalid(
-            "output_type 'tag' needs a classification model (model_id of a trained classifier)",
+            "output_type 'tag' is not an annotation type: Pictograph annotations are bbox, "
+            "polygon, polyline or keypoint",
             loc=loc,
         )
     if value not in OUTPUT_TYPES:
@@ -174,7 +186,11 @@ def _project_output_type(project: Project, name: str, default: str) -> str:
 
 
 def build_ontology(
-    ctx: ServerContext, project: Project, request: BatchRequest, model_type: str
+    ctx: ServerContext,
+    project: Project,
+    request: BatchRequest,
+    model_type: str,
+    trained: TrainedModel | None = None,
 ) -> tuple[list[OntologyEntry], list[str]]:
     """The ontology to run and the explicit class names the dataset lacks (to be added)."""
     default_type = _output_type(request.output_type, ["output_type"])
@@ -200,6 +216,8 @@ def build_ontology(
         pairs = [(name, name, ["ontology"]) for name in dataset_classes]
     if model_type == "yolo":
         pairs = _known_to_detector(ctx, pairs, derived)
+    if trained is not None:
+        pairs = _known_to_trained(trained, pairs, derived)
     if request.labels:
         wanted = {str(label) for label in request.labels}
         pairs = [pair for pair in pairs if pair[1] in wanted]
@@ -217,6 +235,24 @@ def build_ontology(
         entries.append(OntologyEntry(prompt, name, output_type, per_class.get(name, base)))
     missing = [] if derived else sorted({e.class_name for e in entries} - set(dataset_classes))
     return entries, missing
+
+
+def _known_to_trained(
+    model: TrainedModel, pairs: list[tuple[str, str, list[Any]]], derived: bool
+) -> list[tuple[str, str, list[Any]]]:
+    """For a trained model: keep prompts that are one of its classes."""
+    classes = set((model.class_mapping or {}).values())
+    known = [pair for pair in pairs if pair[0] in classes]
+    unknown = next((pair for pair in pairs if pair not in known), None)
+    if not known or (not derived and unknown is not None):
+        missing = unknown[0] if unknown else pairs[0][0]
+        raise ontology_error(
+            "NO_MATCHING_CLASSES",
+            f"Model {model.name!r} has no class {missing!r}; its classes: "
+            + ", ".join(sorted(classes)),
+            unknown[2] if unknown else ["ontology"],
+        )
+    return known
 
 
 def _known_to_detector(
@@ -243,13 +279,14 @@ def _known_to_detector(
 
 
 def _model(request: BatchRequest) -> str:
+    """The model family; a ``model_id`` that is not a family names a trained model."""
     model_type = request.model_type
     model_id = request.model_id
     if model_id and model_id not in MODEL_TYPES:
-        raise NotFound(f"Model {model_id!r} not found")
+        return model_type if model_type in TRAINED_MODEL_TYPES else "custom"
     if model_type is None:
         model_type = model_id or "sam3"
-    if model_type in ("custom", "custom_roboflow", "trained"):
+    if model_type in TRAINED_MODEL_TYPES:
         raise ontology_error(
             "MISSING_MODEL_ID", "model_id is required for a trained model", ["model_id"]
         )
@@ -260,6 +297,26 @@ def _model(request: BatchRequest) -> str:
             loc=["model_type"],
         )
     return model_type
+
+
+def _trained_model(session: Session, principal: Principal, model_id: str) -> TrainedModel:
+    """A ready trained model of the organization that can label regions (404 / 409 / 422)."""
+    model = session.scalar(
+        select(TrainedModel).where(
+            TrainedModel.id == model_id, TrainedModel.organization_id == principal.organization_id
+        )
+    )
+    if model is None or model.status == "archived":
+        raise NotFound(f"Model {model_id!r} not found")
+    if model.status != "ready" or not model.blob_key:
+        raise Conflict(f"Model {model.name!r} is {model.status}; only ready models can label")
+    if model.model_type == "classification":
+        raise Invalid(
+            "A classification model labels whole images; annotations need a detection or "
+            "segmentation model",
+            loc=["model_id"],
+        )
+    return model
 
 
 def _text_model(ctx: ServerContext, model_type: str) -> str:
@@ -338,9 +395,12 @@ def create_batch(ctx: ServerContext, principal: Principal, request: BatchRequest
     require(principal.role, "member", "Starting an auto-label job")
     model_type = _model(request)
     with ctx.db.session() as session:
+        trained = None
+        if model_type in TRAINED_MODEL_TYPES:
+            trained = _trained_model(session, principal, str(request.model_id))
         project = projects.find_by_name(session, principal, request.dataset_name, lock=True)
-        ontology, missing_classes = build_ontology(ctx, project, request, model_type)
-        text_model = _text_model(ctx, model_type)
+        ontology, missing_classes = build_ontology(ctx, project, request, model_type, trained)
+        text_model = f"trained:{trained.id}" if trained else _text_model(ctx, model_type)
         image_ids, missing_files, skipped = _select_images(session, project, request)
         estimate = credits.cost_of(ESTIMATE_OPERATION, max(len(image_ids), 1))[3]
         credits.require_balance(session, principal.organization_id, estimate, ESTIMATE_OPERATION)
@@ -351,6 +411,7 @@ def create_batch(ctx: ServerContext, principal: Principal, request: BatchRequest
             "dataset_name": project.name,
             "model_type": model_type,
             "text_model": text_model,
+            "trained_model": {"id": trained.id, "blob_key": trained.blob_key} if trained else None,
             "ontology": [asdict(entry) for entry in ontology],
             "confidence_threshold": request.confidence_threshold,
             "confidence_thresholds": request.confidence_thresholds or {},
@@ -531,6 +592,29 @@ def accept_drafts(ctx: ServerContext, principal: Principal, image_id: str) -> di
         image.status = stage_for_count(int(image.annotation_count or 0))
         image.updated_at = utcnow()
         return _review_json(image, accepted=drafts, discarded=0)
+
+
+def accept_batch(ctx: ServerContext, principal: Principal, job_id: str) -> dict[str, Any]:
+    """Accept the drafts of every image a finished batch job labelled that is still in review
+    (the "train on what the model found" step of ``full_pipeline``); 409 while it runs."""
+    require(principal.role, "member", "Reviewing auto-labelled images")
+    with ctx.db.session() as session:
+        job = get_job(session, principal.organization_id, job_id, JOB_KIND)
+        if job.status not in TERMINAL:
+            raise Conflict(f"Batch job {job_id!r} is still {job.status}; accept it once it ends")
+        image_ids = session.scalars(
+            select(JobItem.item_key).where(JobItem.job_id == job.id, JobItem.ok.is_(True))
+        ).all()
+        accepted = 0
+        for image in session.scalars(
+            select(Image)
+            .where(Image.id.in_(image_ids), Image.status == "review")
+            .with_for_update()
+        ):
+            image.status = stage_for_count(int(image.annotation_count or 0))
+            image.updated_at = utcnow()
+            accepted += 1
+        return {"job_id": job.id, "accepted_images": accepted}
 
 
 def discard_drafts(ctx: ServerContext, principal: Principal, image_id: str) -> dict[str, Any]:

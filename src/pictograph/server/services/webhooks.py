@@ -43,7 +43,9 @@ from pictograph.webhooks import (
     sign,
 )
 
-KNOWN_EVENTS: tuple[str, ...] = ("auto_label.completed", "auto_label.failed", "ping")
+KNOWN_EVENTS: tuple[str, ...] = (
+    "auto_label.completed", "auto_label.failed", "training.completed", "training.failed", "ping",
+)  # fmt: skip
 JOB_KIND = "webhook_delivery"
 UPDATABLE: tuple[str, ...] = ("url", "events", "description", "active")
 SECRET_PREFIX = "whsec_"
