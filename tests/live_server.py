@@ -94,6 +94,7 @@ def start_server(data_dir: Path, database_url: str | None, backend: str, **env_o
         "PICTOGRAPH_WEBHOOK_MAX_ATTEMPTS": "3",
         "PICTOGRAPH_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
         "PICTOGRAPH_WEBHOOK_TIMEOUT_SECONDS": "2",
+        "PICTOGRAPH_TRAINING_THREADS": "1",
         **env_overrides,
     }
     for name in ("PICTOGRAPH_API_KEY", "PICTOGRAPH_BASE_URL"):

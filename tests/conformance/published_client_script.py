@@ -278,6 +278,52 @@ def _():
     raise AssertionError("image still there")
 
 
+train_name = f"conf-train-{uuid.uuid4().hex[:6]}"
+
+
+@step("training.create+get+list / models.get+list+download+delete")
+def _():
+    project = client.projects.create(
+        train_name, annotation_types=["bbox"], classes=[ProjectClass(name="box", type="bbox")]
+    )
+    (WORK / "train").mkdir(exist_ok=True)
+    for index in range(6):
+        path = WORK / "train" / f"t{index}.png"
+        picture = PILImage.new("RGB", (64, 64), (120, 130, 140))
+        picture.paste((200, 30, 30), (8 + index * 4, 10, 30 + index * 4, 34))
+        picture.save(path)
+        image = client.images.upload(project.id, path)
+        client.annotations.save(image.id, [BBoxAnnotation(
+            name="box", bounding_box=BoundingBox(x=8 + index * 4, y=10, w=22, h=24))])
+    client.exports.create(train_name, "for-training", include_images=True, status_filter="complete")
+    run = client.training.create(
+        train_name, "for-training", pipeline_type="classification", name="conf-run",
+        config={"epochs": 1, "batch_size": 2, "image_size": 32}, poll_interval=1.0, timeout=300,
+    )
+    assert run.status == "completed" and run.model_id
+    assert client.training.get(run.id).id in [r.id for r in client.training.list(limit=100)]
+    model = client.models.get(run.model_id)
+    assert model.status == "ready" and model.class_mapping == {"0": "box"}
+    assert model.id in [m.id for m in client.models.iter(model_type="classification")]
+    path = client.models.download(model.id, WORK / "model.onnx")
+    client.models.delete(model.id)
+    return {"run": run.status, "metrics": sorted(model.metrics or {}), "bytes": path.stat().st_size}
+
+
+@step("workflows.train_pipeline + training.cancel")
+def _():
+    from pictograph.workflows.train import train_pipeline
+
+    run, model = train_pipeline(
+        client, train_name, pipeline="classification", wait=False,
+        config={"epochs": 500, "batch_size": 2, "image_size": 32},
+    )
+    assert model is None and run.status == "queued"
+    cancelled = client.training.cancel(run.id)
+    assert cancelled.status == "cancelled"
+    return run.status
+
+
 @step("projects.delete")
 def _():
     return client.projects.delete(name)

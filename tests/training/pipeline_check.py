@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ class Recorder(EventReporter):
     """Collects the worker's events in memory."""
 
     def __init__(self) -> None:
+        super().__init__(sys.stdout)
         self.events: list[dict[str, Any]] = []
 
     def emit(self, event: str, **fields: Any) -> None:

@@ -45,7 +45,7 @@ MODEL_TYPES: dict[str, str] = {
 """What each pipeline produces (known without importing torch)."""
 
 DEFAULT_CONFIGS: dict[str, dict[str, int | float]] = {
-    "yolox": {"epochs": 30, "batch_size": 8, "learning_rate": 1e-3, "image_size": 640},
+    "yolox": {"epochs": 30, "batch_size": 8, "learning_rate": 1e-2, "image_size": 640},
     "detectron2": {"epochs": 20, "batch_size": 2, "learning_rate": 2e-3, "image_size": 1024},
     "sm_pytorch": {"epochs": 30, "batch_size": 8, "learning_rate": 1e-3, "image_size": 512},
     "classification": {"epochs": 30, "batch_size": 16, "learning_rate": 1e-3, "image_size": 224},
