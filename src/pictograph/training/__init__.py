@@ -49,12 +49,12 @@ DEFAULT_CONFIGS: dict[str, dict[str, int | float]] = {
     "detectron2": {"epochs": 20, "batch_size": 2, "learning_rate": 2e-3, "image_size": 1024},
     "sm_pytorch": {"epochs": 30, "batch_size": 8, "learning_rate": 1e-3, "image_size": 512},
     "classification": {"epochs": 30, "batch_size": 16, "learning_rate": 1e-3, "image_size": 224},
-    "rfdetr_detection": {"epochs": 30, "batch_size": 4, "learning_rate": 1e-4, "image_size": 384},
+    "rfdetr_detection": {"epochs": 50, "batch_size": 4, "learning_rate": 4e-4, "image_size": 384},
     "rfdetr_segmentation": {
-        "epochs": 30,
+        "epochs": 50,
         "batch_size": 4,
-        "learning_rate": 1e-4,
-        "image_size": 384,
+        "learning_rate": 4e-4,
+        "image_size": 312,
     },
 }
 """Each pipeline's defaults (the server validates ``config`` against them without torch)."""
