@@ -46,7 +46,7 @@ MODEL_TYPES: dict[str, str] = {
 
 DEFAULT_CONFIGS: dict[str, dict[str, int | float]] = {
     "yolox": {"epochs": 30, "batch_size": 8, "learning_rate": 1e-2, "image_size": 640},
-    "detectron2": {"epochs": 20, "batch_size": 2, "learning_rate": 2e-3, "image_size": 1024},
+    "detectron2": {"epochs": 20, "batch_size": 4, "learning_rate": 1e-2, "image_size": 1024},
     "sm_pytorch": {"epochs": 30, "batch_size": 8, "learning_rate": 1e-3, "image_size": 512},
     "classification": {"epochs": 30, "batch_size": 16, "learning_rate": 1e-3, "image_size": 224},
     "rfdetr_detection": {"epochs": 50, "batch_size": 4, "learning_rate": 4e-4, "image_size": 384},
