@@ -39,7 +39,7 @@ from pictograph.training.images import (
     resize_rgb,
     square_input,
 )
-from pictograph.training.loop import seed_everything, train_epochs
+from pictograph.training.loop import adamw_cosine, seed_everything, train_epochs
 from pictograph.training.metrics import classification_metrics
 from pictograph.training.onnx_io import session as onnx_session
 
@@ -77,13 +77,7 @@ def prepare(
 
 
 def make_optimizer(model: Any, config: TrainConfig, steps: int) -> tuple[Any, Any]:
-    """AdamW with a cosine decay over the whole run: robust from scratch, no schedule to tune."""
-    import torch
-
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=WEIGHT_DECAY
-    )
-    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
+    return adamw_cosine(model, config, steps, WEIGHT_DECAY)
 
 
 class ClassificationPipeline:

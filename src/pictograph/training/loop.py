@@ -30,6 +30,19 @@ def seed_everything(seed: int = SEED) -> None:
     torch.manual_seed(seed)
 
 
+def adamw_cosine(
+    model: Any, config: Any, steps: int, weight_decay: float = 1e-4
+) -> tuple[Any, Any]:
+    """AdamW with a cosine decay over the run's ``steps``: robust from scratch, nothing to tune
+    (the classification and semantic pipelines train with it)."""
+    import torch
+
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=weight_decay
+    )
+    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
+
+
 def batches(
     items: Sequence[T], batch_size: int, *, shuffle: bool, epoch: int = 0
 ) -> Iterator[list[T]]:
