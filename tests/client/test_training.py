@@ -189,9 +189,7 @@ def test_cancel_stops_the_worker_and_refunds(sdk: Client, drawn: str) -> None:
         sdk.training.wait_for_completion(run.id, poll_interval=0.1, timeout=5)
 
 
-def test_queued_run_cancelled_before_it_starts_is_refunded_in_full(
-    sdk: Client, drawn: str
-) -> None:
+def test_queued_run_cancelled_before_it_starts_is_refunded_in_full(sdk: Client, drawn: str) -> None:
     runs = [
         sdk.training.create(drawn, "all", pipeline_type="classification", config=FAST, wait=False)
         for _ in range(2)
@@ -200,6 +198,44 @@ def test_queued_run_cancelled_before_it_starts_is_refunded_in_full(
     sdk.training.cancel(runs[0].id)
     if last.training_time_seconds == 0:
         assert last.credits_refunded == last.credits_charged
+
+
+def test_a_run_that_cannot_train_fails_cleanly_and_refunds(
+    sdk: Client, tmp_path: Path, live_server: LiveServer
+) -> None:
+    """Images without any box: YOLOX refuses; the run fails with the reason, its model too."""
+    name = f"empty-{uuid.uuid4().hex[:6]}"
+    project = sdk.projects.create(name, classes=[{"name": "square", "type": "bbox"}])
+    for index in range(5):
+        image, _ = draw_image(np.random.default_rng(index), 64)
+        image.save(tmp_path / f"e{index}.png")
+        sdk.images.upload(project.id, tmp_path / f"e{index}.png")
+    sdk.exports.create(name, "all", include_images=True, status_filter="all", timeout=120)
+    big = {"epochs": 100, "image_size": 640}  # estimated at several minutes; fails at once
+    run = sdk.training.create(name, "all", pipeline_type="yolox", config=big, wait=False)
+    assert run.estimated_minutes and run.estimated_minutes > 1
+    with pytest.raises(ApiError, match="no boxes or polygons"):
+        sdk.training.wait_for_completion(run.id, poll_interval=0.3, timeout=300)
+    failed = sdk.training.get(run.id)
+    assert failed.status == "failed" and "no boxes" in (failed.error_message or "")
+    assert sdk.models.get(failed.model_id or "").status == "failed"
+    assert failed.credits_refunded == failed.credits_charged - 10  # one minute used, at most
+    assert ("training_refund_a10g", failed.credits_refunded) in _ledger(sdk, run.id)
+
+
+def test_download_checks_the_md5(sdk: Client, live_server: LiveServer, tmp_path: Path) -> None:
+    """Bytes changed in storage: the SDK refuses them and leaves nothing behind."""
+    model = sdk.models.list(status="ready", limit=1)[0]
+    blob = live_server.data_dir / "blobs" / "models" / model.organization_id / f"{model.id}.onnx"
+    original = blob.read_bytes()
+    try:
+        blob.write_bytes(original[:-1] + bytes([original[-1] ^ 0xFF]))
+        with pytest.raises(ApiError, match="MD5"):
+            sdk.models.download(model.id, tmp_path / "bad.onnx")
+        assert not list(tmp_path.iterdir())
+    finally:
+        blob.write_bytes(original)
+    assert sdk.models.download(model.id, tmp_path / "good.onnx").read_bytes() == original
 
 
 def test_models_lifecycle(sdk: Client, drawn: str, live_server: LiveServer) -> None:

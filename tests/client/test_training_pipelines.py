@@ -48,7 +48,12 @@ def test_pipeline_trains_and_its_download_runs(
 ) -> None:
     config = {"epochs": 1, "batch_size": 2, "image_size": IMAGE_SIZE.get(pipeline, 64)}
     run, model = train_pipeline(
-        sdk, dataset, pipeline=pipeline, config=config, poll_interval=0.5, timeout=600  # type: ignore[arg-type]
+        sdk,
+        dataset,
+        pipeline=pipeline,
+        config=config,
+        poll_interval=0.5,
+        timeout=600,  # type: ignore[arg-type]
     )
     assert run.status == "completed" and model is not None and model.status == "ready"
     assert model.model_type == MODEL_TYPES[pipeline]
@@ -94,9 +99,7 @@ def test_a_ready_detector_auto_labels_a_dataset(sdk: Client, dataset: str, tmp_p
     assert job.status == "completed" and job.processed_images == 1
     assert job.model == f"trained:{detector.id}" or job.model.startswith(f"trained:{detector.id}")
     with pytest.raises(ValidationError) as unknown:
-        sdk.auto_annotate.batch(
-            target, None, [{"name": "cat"}], model_id=detector.id, wait=False
-        )
+        sdk.auto_annotate.batch(target, None, [{"name": "cat"}], model_id=detector.id, wait=False)
     assert unknown.value.error_code == "NO_MATCHING_CLASSES"
     classifier = sdk.models.list(status="ready", model_type="classification", limit=1)
     if classifier:
