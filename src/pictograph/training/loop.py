@@ -43,15 +43,20 @@ def adamw_cosine(
     return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
 
 
-def batches(
-    items: Sequence[T], batch_size: int, *, shuffle: bool, epoch: int = 0
-) -> Iterator[list[T]]:
-    """``items`` in batches; shuffled per epoch with a seed derived from the epoch."""
+def batches(items: Sequence[T], batch_size: int, *, shuffle: bool, epoch: int = 0) -> Iterator[list[T]]:
+    """``items`` in batches; shuffled per epoch with a seed derived from the epoch.
+
+    A last batch of one joins the batch before it: batch norm cannot train on a single sample
+    whose feature map is 1×1 (a small image through a deep backbone), and a lone sample makes a
+    noisy step anyway."""
     order = list(range(len(items)))
     if shuffle:
         random.Random(SEED + epoch).shuffle(order)
-    for start in range(0, len(order), batch_size):
-        yield [items[index] for index in order[start : start + batch_size]]
+    chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    if len(chunks) > 1 and len(chunks[-1]) == 1 and batch_size > 1:
+        chunks[-2].extend(chunks.pop())
+    for chunk in chunks:
+        yield [items[index] for index in chunk]
 
 
 def train_epochs(
