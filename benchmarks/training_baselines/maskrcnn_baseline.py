@@ -19,6 +19,12 @@ from pictograph.training.loop import batches, seed_everything
 from pictograph.training.maskrcnn import build_model, make_optimizer, model_input, prepare
 
 
+CLIP_NORM = 10.0
+"""The pipeline's gradient clipping, kept here: it changes what Mask R-CNN learns, and so how
+many positive proposals its mask head processes per step (without it the bare loop ran 1.8×
+faster per epoch on the same data, from training slower, not from a cheaper loop)."""
+
+
 def minimal_loop_seconds_per_epoch(
     data: TrainingData, config: TrainConfig, epochs: int, device: str = "cpu"
 ) -> float:
@@ -38,6 +44,7 @@ def minimal_loop_seconds_per_epoch(
             loss = sum(model(images, targets).values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
             optimizer.step()
             warmup.step()
     return (time.perf_counter() - started) / epochs
