@@ -1,12 +1,11 @@
 """The baseline for the detectron2 (torchvision Mask R-CNN) pipeline's speed: the model trained
-by a bare loop (forward with targets, sum of its losses, backward, step), as torchvision's
-detection reference does it per iteration.
+by a bare loop (forward with targets, sum of its losses, backward, clip, step), as torchvision's
+detection reference does it per iteration, plus the pipeline's clipping (see CLIP_NORM).
 
 Same model, initialisation, optimiser and warm-up, batches and preprocessing (images, boxes and
 masks resized once) as :mod:`pictograph.training.maskrcnn`, timed the same way (model
 construction and preprocessing included), so the ratio of the pipeline's seconds per epoch to
-this one's is the cost of the shared loop (loss bookkeeping, gradient clipping, progress
-reports).
+this one's is the cost of the shared loop (loss bookkeeping, progress reports).
 """
 
 from __future__ import annotations
