@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,15 +23,8 @@ that name when the server has one, and is otherwise recorded as not applicable."
 
 TrainingStatus = Literal["pending", "queued", "running", "completed", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
-PIPELINE_TYPES: tuple[str, ...] = (
-    "yolox",
-    "detectron2",
-    "sm_pytorch",
-    "classification",
-    "rfdetr_detection",
-    "rfdetr_segmentation",
-)
-GPU_TYPES: tuple[str, ...] = ("a10g", "a100", "h100")
+PIPELINE_TYPES: tuple[str, ...] = get_args(PipelineType)
+GPU_TYPES: tuple[str, ...] = get_args(GpuType)
 
 
 class TrainingRun(BaseModel):

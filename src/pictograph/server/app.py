@@ -22,9 +22,9 @@ from pictograph.server.errors import ServiceError
 from pictograph.server.gate import ApiGate
 from pictograph.server.idempotency import IdempotencyStore
 from pictograph.server.jobs.runner import JobRunner
-from pictograph.server.services.training import LOCAL_QUEUE as LOCAL_TRAINING_QUEUE
 from pictograph.server.ratelimit import MemoryCounter, RateLimiter, RedisCounter
 from pictograph.server.security import UrlSigner, load_or_create_secret
+from pictograph.server.services.training import LOCAL_QUEUE as LOCAL_TRAINING_QUEUE
 from pictograph.server.settings import Settings
 from pictograph.server.storage import LocalBlobStore
 

@@ -90,6 +90,15 @@ class Invalid(ServiceError):
         super().__init__(detail, error_code=error_code, errors=errors, **extra)
 
 
+def one_of(value: Any, allowed: tuple[str, ...], field: str) -> str:
+    """``value`` when it is one of ``allowed``; otherwise 422 naming ``field``."""
+    if value not in allowed:
+        raise Invalid(
+            f"Invalid {field} {value!r}; expected one of {', '.join(allowed)}", loc=[field]
+        )
+    return str(value)
+
+
 class RateLimited(ServiceError):
     status_code = 429
     error_code = "rate_limited"

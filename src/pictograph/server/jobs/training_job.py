@@ -13,7 +13,6 @@ trains again from the start (a pipeline's epochs are not checkpointed).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -189,16 +188,8 @@ def _record(context: JobContext, run_id: str, event: dict[str, Any], elapsed: fl
 def _store_model(context: JobContext, run: TrainingRun, onnx_path: Path) -> tuple[str, int, str]:
     """Copy the ONNX file into the blob store; (key, size, md5)."""
     key = f"models/{run.organization_id}/{run.model_id}.onnx"
-    digest = hashlib.md5()
-    with onnx_path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    target = context.server.blobs.path(key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".part")
-    shutil.copyfile(onnx_path, tmp)
-    os.replace(tmp, target)
-    return key, onnx_path.stat().st_size, digest.hexdigest()
+    size, md5 = context.server.blobs.put_file(key, onnx_path)
+    return key, size, md5
 
 
 def _finish_completed(

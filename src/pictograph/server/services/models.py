@@ -20,26 +20,14 @@ from sqlalchemy.orm import Session
 from pictograph.server.auth import Principal
 from pictograph.server.context import ServerContext
 from pictograph.server.db.tables import TrainedModel
-from pictograph.server.errors import Conflict, Invalid, NotFound
+from pictograph.server.errors import Conflict, NotFound, one_of
 from pictograph.server.roles import require
 from pictograph.server.services import projects
 from pictograph.server.services.projects import iso
+from pictograph.training import MODEL_TYPES as PIPELINE_MODEL_TYPES
 
 MODEL_STATUSES: tuple[str, ...] = ("training", "ready", "failed", "archived")
-MODEL_TYPES: tuple[str, ...] = (
-    "object_detection",
-    "semantic_segmentation",
-    "instance_segmentation",
-    "classification",
-)
-
-
-def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
-    if value not in allowed:
-        raise Invalid(
-            f"Invalid {field} {value!r}; expected one of {', '.join(allowed)}", loc=[field]
-        )
-    return value
+MODEL_TYPES: tuple[str, ...] = tuple(dict.fromkeys(PIPELINE_MODEL_TYPES.values()))
 
 
 def find(session: Session, principal: Principal, model_id: str) -> TrainedModel:
@@ -69,12 +57,12 @@ def list_models(
         project = projects.find_by_name(session, principal, dataset_name)
         query = query.where(TrainedModel.project_id == project.id)
     if status is not None:
-        query = query.where(TrainedModel.status == _choice(status, MODEL_STATUSES, "status"))
+        query = query.where(TrainedModel.status == one_of(status, MODEL_STATUSES, "status"))
     else:
         query = query.where(TrainedModel.status != "archived")
     if model_type is not None:
         query = query.where(
-            TrainedModel.model_type == _choice(model_type, MODEL_TYPES, "model_type")
+            TrainedModel.model_type == one_of(model_type, MODEL_TYPES, "model_type")
         )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(

@@ -32,9 +32,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pictograph.models.training import GPU_TYPES
 from pictograph.server.auth import Principal
 from pictograph.server.db.tables import Export, Job, Project, TrainedModel, TrainingRun
-from pictograph.server.errors import Conflict, Invalid, NotFound
+from pictograph.server.errors import Conflict, Invalid, NotFound, one_of
 from pictograph.server.jobs.records import enqueue, request_cancel
 from pictograph.server.roles import require
 from pictograph.server.services import credits, exports, projects
@@ -47,7 +48,6 @@ from pictograph.training.data import MIN_IMAGES
 JOB_KIND = "training"
 LOCAL_QUEUE = "training"
 """The queue this server's own training worker takes runs from (one run at a time)."""
-GPU_TYPES: tuple[str, ...] = ("a10g", "a100", "h100")
 RUN_STATUSES: tuple[str, ...] = ("pending", "queued", "running", "completed", "failed", "cancelled")
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 MAX_NAME_LENGTH = 100
@@ -85,14 +85,6 @@ def estimate_minutes(pipeline: str, epochs: int, images: int, image_size: int) -
 
 
 # ───────────── validation ─────────────
-
-
-def _choice(value: Any, allowed: tuple[str, ...], field: str) -> str:
-    if value not in allowed:
-        raise Invalid(
-            f"Invalid {field} {value!r}; expected one of {', '.join(allowed)}", loc=[field]
-        )
-    return str(value)
 
 
 def _name(value: Any, pipeline: str) -> str:
@@ -165,8 +157,8 @@ def create_run(
 ) -> RunView:
     """Validate, pre-charge, create the run and its model, enqueue the job (woken after commit)."""
     require(principal.role, "member", "Starting a training run")
-    pipeline = _choice(body.get("pipeline_type"), PIPELINE_TYPES, "pipeline_type")
-    gpu = _choice(body.get("gpu_type", "a10g"), GPU_TYPES, "gpu_type")
+    pipeline = one_of(body.get("pipeline_type"), PIPELINE_TYPES, "pipeline_type")
+    gpu = one_of(body.get("gpu_type", "a10g"), GPU_TYPES, "gpu_type")
     name = _name(body.get("name"), pipeline)
     config = validate_config(pipeline, body.get("config"))
     project, export = _training_export(
@@ -265,7 +257,7 @@ def list_runs(
         project = projects.find_by_name(session, principal, dataset_name)
         query = query.where(TrainingRun.project_id == project.id)
     if status is not None:
-        query = query.where(TrainingRun.status == _choice(status, RUN_STATUSES, "status"))
+        query = query.where(TrainingRun.status == one_of(status, RUN_STATUSES, "status"))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(TrainingRun.created_at.desc(), TrainingRun.id).limit(limit).offset(offset)

@@ -7,6 +7,7 @@ a temporary file that is renamed into place only once complete: a reader never s
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -62,6 +63,24 @@ class LocalBlobStore:
         tmp.write_bytes(data)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
+
+    def put_file(self, key: str, source: Path) -> tuple[int, str]:
+        """Copy ``source`` in under ``key`` atomically, hashing on the way; (size, MD5 hex)."""
+        target = self.path(key)
+        tmp = self.root / ".tmp" / uuid.uuid4().hex
+        digest = hashlib.md5()
+        size = 0
+        try:
+            with source.open("rb") as reader, tmp.open("wb") as writer:
+                while chunk := reader.read(CHUNK_SIZE):
+                    digest.update(chunk)
+                    writer.write(chunk)
+                    size += len(chunk)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return size, digest.hexdigest()
 
     def read_chunks(self, key: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         with self.path(key).open("rb") as fh:
