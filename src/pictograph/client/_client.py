@@ -19,7 +19,9 @@ from pictograph.client.resources.imports import Imports
 from pictograph.client.resources.models import Models
 from pictograph.client.resources.organizations import Organizations
 from pictograph.client.resources.projects import Projects
+from pictograph.client.resources.search import Search
 from pictograph.client.resources.training import Training
+from pictograph.client.resources.video import Video
 from pictograph.client.resources.webhooks import Webhooks
 from pictograph.config_file import FileConfig, load_config
 from pictograph.exceptions import ConfigurationError
@@ -93,6 +95,8 @@ class Client:
         self.webhooks = Webhooks(self._transport)
         self.training = Training(self._transport)
         self.models = Models(self._transport)
+        self.search = Search(self._transport)
+        self.video = Video(self._transport)
 
     def close(self) -> None:
         """Release the connection pools; the client is unusable afterwards."""

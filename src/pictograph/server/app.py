@@ -50,6 +50,8 @@ ROUTERS: list[tuple[str, str]] = [
     ("auto_annotate", API_PREFIX),
     ("training", API_PREFIX),
     ("models", API_PREFIX),
+    ("search", API_PREFIX),
+    ("video", API_PREFIX),
     ("api_keys", "/api/v1"),
 ]
 

