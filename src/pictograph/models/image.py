@@ -49,6 +49,8 @@ class ImageFields(BaseModel):
     image_url: str | None = None
     thumbnail_url: str | None = None
     annotation_url: str | None = None
+    image_auto_tags: dict[str, list[str]] | None = None
+    """``objects`` / ``scenes`` / ``attributes`` once background indexing has tagged the image."""
     created_at: datetime | None = None
 
 

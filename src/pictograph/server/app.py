@@ -23,6 +23,7 @@ from pictograph.server.gate import ApiGate
 from pictograph.server.idempotency import IdempotencyStore
 from pictograph.server.jobs.runner import JobRunner
 from pictograph.server.ratelimit import MemoryCounter, RateLimiter, RedisCounter
+from pictograph.server.search.scheduling import INDEX_QUEUE, schedule_sweep
 from pictograph.server.security import UrlSigner, load_or_create_secret
 from pictograph.server.services.training import LOCAL_QUEUE as LOCAL_TRAINING_QUEUE
 from pictograph.server.settings import Settings
@@ -63,6 +64,8 @@ JOB_HANDLER_MODULES: list[str] = [
     "pictograph.server.jobs.training_job",
     "pictograph.server.jobs.webhook_job",
     "pictograph.server.jobs.auto_label_job",
+    "pictograph.server.jobs.video_job",
+    "pictograph.server.jobs.index_job",
 ]
 
 
@@ -113,16 +116,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ctx, workers=settings.training_workers, queues=(LOCAL_TRAINING_QUEUE,),
             lease_seconds=settings.job_lease_seconds,
         )  # fmt: skip
+    if settings.index_images and settings.index_workers:
+        ctx.index_jobs = JobRunner(
+            ctx, workers=settings.index_workers, queues=(INDEX_QUEUE,),
+            lease_seconds=settings.job_lease_seconds,
+        )  # fmt: skip
+    runners = [ctx.jobs, ctx.training_jobs, ctx.index_jobs]
 
     @app.on_event("startup")
     def _start_jobs() -> None:
-        for runner in (ctx.jobs, ctx.training_jobs):
+        if settings.index_images:
+            with ctx.db.session() as session:
+                schedule_sweep(session)
+        for runner in runners:
             if runner is not None:
                 runner.start()
 
     @app.on_event("shutdown")
     def _close() -> None:
-        for runner in (ctx.jobs, ctx.training_jobs):
+        for runner in runners:
             if runner is not None:
                 runner.stop()
         ctx.db.dispose()

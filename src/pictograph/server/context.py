@@ -18,6 +18,7 @@ from pictograph.server.storage import LocalBlobStore
 
 if TYPE_CHECKING:
     from pictograph.server.jobs.runner import JobRunner
+    from pictograph.server.search.vectors import VectorIndex
     from pictograph.vision.engine import VisionEngine
 
 
@@ -32,8 +33,24 @@ class ServerContext:
     """The embedded worker pool, when this process runs one."""
     training_jobs: JobRunner | None = None
     """The worker that trains this server's own runs (queue ``training``)."""
+    index_jobs: JobRunner | None = None
+    """The worker that embeds and tags new images (queue ``index``)."""
     _vision: VisionEngine | None = None
     _vision_lock: threading.Lock = field(default_factory=threading.Lock)
+    _vectors: VectorIndex | None = None
+    _vectors_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def vector_index(self) -> VectorIndex:
+        """The similarity-search index (HNSW files or pgvector), made and prepared on first use."""
+        with self._vectors_lock:
+            if self._vectors is None:
+                from pictograph.server.search.backends import make_index
+
+                index = make_index(self.settings, self.db)
+                with self.db.session() as session:
+                    index.prepare(session)
+                self._vectors = index
+            return self._vectors
 
     def vision(self) -> VisionEngine:
         """The process's model engine, made on first use (so a server that never annotates

@@ -78,8 +78,18 @@ class JobContext:
         record commit together (exactly once). Raises IntegrityError if already recorded."""
         session.add(JobItem(job_id=self.job_id, item_key=key, ok=ok, result=result, error=error))
         session.flush()
-        counter = Job.progress_done if ok else Job.progress_failed
-        session.execute(update(Job).where(Job.id == self.job_id).values({counter: counter + 1}))
+        self.count_in(session, done=1 if ok else 0, failed=0 if ok else 1)
+
+    def count_in(self, session: Session, *, done: int = 0, failed: int = 0) -> None:
+        """Add to the job's progress counters inside the caller's transaction (for jobs whose
+        items are idempotent by themselves and need no per-item record)."""
+        session.execute(
+            update(Job)
+            .where(Job.id == self.job_id)
+            .values(
+                progress_done=Job.progress_done + done, progress_failed=Job.progress_failed + failed
+            )
+        )
 
     def heartbeat(self) -> None:
         """Extend the lease; raise JobCancelled when cancellation was requested."""

@@ -589,6 +589,7 @@ def image_payload(image: Image, base_url: str) -> dict[str, Any]:
         "image_url": image_api_url(base_url, image.id),
         "thumbnail_url": None,
         "annotation_url": annotation_file_path(image.id) if image.annotation_count else None,
+        "image_auto_tags": image.auto_tags,
         "created_at": iso(image.created_at),
         "updated_at": iso(image.updated_at),
     }
