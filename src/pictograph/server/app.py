@@ -83,6 +83,8 @@ def build_context(settings: Settings) -> ServerContext:
     )
     bootstrap(ctx)
     IdempotencyStore(db, settings.idempotency_ttl_seconds).purge_expired()
+    # Prepared now, before any job runs: pgvector's DDL must not wait on a job's open transaction.
+    ctx.vector_index()
     return ctx
 
 

@@ -41,7 +41,8 @@ class ServerContext:
     _vectors_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def vector_index(self) -> VectorIndex:
-        """The similarity-search index (HNSW files or pgvector), made and prepared on first use."""
+        """The similarity-search index (HNSW files or pgvector); ``build_context`` makes and
+        prepares it at start-up, outside any transaction."""
         with self._vectors_lock:
             if self._vectors is None:
                 from pictograph.server.search.backends import make_index
