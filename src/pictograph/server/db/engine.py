@@ -22,6 +22,14 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(conn, _name) -> None:  # type: ignore[no-untyped-def]
+            # pysqlite opens a transaction only at the first INSERT / UPDATE / DELETE, so a
+            # SAVEPOINT that comes first would start a transaction of its own, and its RELEASE
+            # would commit on the spot what the caller may still roll back. Open the real one.
+            if not conn.connection.dbapi_connection.in_transaction:
+                conn.exec_driver_sql("BEGIN")
+
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
 

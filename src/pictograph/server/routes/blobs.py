@@ -2,6 +2,8 @@
 
 This is the self-hosted stand-in for the cloud bucket the hosted service hands out URLs
 to. The URL's HMAC signature is the only credential, as with a presigned bucket URL.
+A PUT is capped at ``max_upload_bytes``, or ``max_video_bytes`` for a video upload's key
+(keys are chosen and signed by the server, so the key's form says which it is).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from pictograph.server.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from pictograph.server.routes.deps import Ctx
+from pictograph.server.services.video import is_video_key
 from pictograph.server.storage.local import BlobTooLarge
 
 router = APIRouter(tags=["blobs"], include_in_schema=False)
@@ -39,14 +42,23 @@ async def put_blob(
         # A signed PUT URL writes once: replaying it must not swap a registered image's bytes.
         raise Conflict("This upload URL has already been used", error_code="blob_exists")
     declared = request.headers.get("content-length")
-    limit = ctx.settings.max_upload_bytes
+    limit = ctx.settings.max_video_bytes if is_video_key(key) else ctx.settings.max_upload_bytes
+    too_large = f"File exceeds the {_size_text(limit)} upload limit"
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"File exceeds the {limit // (1024 * 1024)} MB upload limit")
+        raise PayloadTooLarge(too_large)
     try:
         size = await ctx.blobs.write_stream(key, request.stream(), limit)
     except BlobTooLarge as error:
-        raise PayloadTooLarge(f"File exceeds the {limit // (1024 * 1024)} MB upload limit") from error
+        raise PayloadTooLarge(too_large) from error
     return Response(status_code=200, headers={"X-Blob-Size": str(size)})
+
+
+def _size_text(limit: int) -> str:
+    """``10 GB``, ``50 MB`` or ``1000 bytes``: the limit as people read it."""
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2)):
+        if limit >= size:
+            return f"{limit / size:g} {unit}"
+    return f"{limit} bytes"
 
 
 @router.get("/blobs/{key:path}")
