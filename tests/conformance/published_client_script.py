@@ -324,6 +324,50 @@ def _():
     return run.status
 
 
+@step("video.upload+probe+extract_frames")
+def _():
+    info = client.video.upload(WORK / "clip.mp4")
+    meta = client.video.probe(info.gcs_path)
+    assert (meta.width, meta.height, round(meta.native_fps)) == (64, 48, 30), meta
+    job = client.video.extract_frames(
+        name, info.gcs_path, folder_name="frames", sample_fps=2.0, poll_interval=0.5, timeout=120
+    )
+    assert job.status == "complete" and job.frames_extracted == 4, job
+    listing = client.datasets.get(name, include_images=True)
+    frames = sorted(
+        (i.filename, i.id) for i in listing.images if i.virtual_folder_path == "/frames"
+    )
+    state["frame_ids"] = [image_id for _, image_id in frames]
+    frames = [filename for filename, _ in frames]
+    assert frames == [f"clip_{index:06d}.jpg" for index in (0, 15, 30, 45)], frames
+    return job.frames_extracted
+
+
+@step("search.by_similarity+by_tag")
+def _():
+    import time
+
+    deadline = time.monotonic() + 120
+    while True:  # images are embedded in the background after upload
+        try:
+            similar = client.search.by_similarity(state["frame_ids"][0], threshold=0.0, limit=5)
+            break
+        except ConflictError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    assert {r.id for r in similar} == set(state["frame_ids"][1:])  # the folder's other frames
+    assert all(0.0 <= r.similarity <= 1.0 for r in similar)
+    tagged = client.search.by_tag(attributes=["low-contrast", "dark"], dataset_name=name)
+    try:
+        client.search.by_tag(objects=["no-such-tag"])
+    except ValidationError:
+        pass
+    else:
+        raise AssertionError("an unknown tag was accepted")
+    return [len(similar), len(tagged)]
+
+
 @step("projects.delete")
 def _():
     return client.projects.delete(name)

@@ -45,6 +45,9 @@ def published_client_python() -> Path:
 
 def test_published_client_drives_every_resource(live_server, tmp_path):
     python = published_client_python()
+    from tests.vision.coded_video import write_video
+
+    write_video(tmp_path / "clip.mp4", frames=60, fps=30)  # the script's video steps upload it
     env = {k: v for k, v in os.environ.items() if not k.startswith("PICTOGRAPH_")}
     env["HOME"] = str(tmp_path)
     result = subprocess.run(
