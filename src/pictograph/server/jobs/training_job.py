@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy import update
+
 from pictograph.server.db.tables import Export, TrainedModel, TrainingRun
 from pictograph.server.jobs.context import JobCancelled, JobContext
 from pictograph.server.jobs.runner import handler
@@ -87,9 +89,19 @@ def _start(context: JobContext, run_id: str) -> Path:
             _fail(session, run, "The export this run trains on was deleted")
             raise RunGone(run_id)
         resumed = run.status == "running"
-        run.status = "running"
-        run.started_at = datetime.now(timezone.utc)
-        run.current_epoch, run.progress = 0, 0
+        # Conditional, so a cancel that commits between the read above and this write wins
+        # (a plain assignment would put a cancelled run back to running).
+        started = session.execute(
+            update(TrainingRun)
+            .where(TrainingRun.id == run_id, TrainingRun.status.not_in(training.TERMINAL))
+            .values(
+                status="running", started_at=datetime.now(timezone.utc), current_epoch=0,
+                progress=0,
+            )
+        ).rowcount  # fmt: skip
+        if not started:
+            raise RunGone(run_id)
+        session.refresh(run)
         training.append_logs(run, ["restarted after a worker stopped"] if resumed else [])
         return context.server.blobs.path(export.blob_key)
 
