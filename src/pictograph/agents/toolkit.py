@@ -23,6 +23,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pictograph.agents.registry import REGISTRY, ROLE_RANK, Role, ToolSpec, get_tool, tools_payload
 from pictograph.exceptions import (
     ForbiddenError,
+    NotFoundError,
     PaymentRequiredError,
     PictographError,
     ValidationError,
@@ -39,9 +40,10 @@ CHARS_PER_TOKEN = 4
 class Toolkit:
     """A :class:`~pictograph.Client` plus the tool registry, for agents.
 
-    ``role`` is the API key's role when the caller knows it (the server does not reveal a key's
-    role to the key itself): with it, tools above that role are refused before any request.
-    Without it, the server's 403 is what the agent gets.
+    ``role`` is the API key's role: with it, tools above that role are refused before any
+    request. When it is not given, the first tool that needs more than ``viewer`` asks the server
+    once (``GET /api/v1/api-keys/me``); ``discover_role=False``, or a server too old to answer,
+    leaves the role unknown and the server's 403 is what the agent gets.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class Toolkit:
         client: Client,
         *,
         role: Role | None = None,
+        discover_role: bool = True,
         max_response_tokens: int = DEFAULT_MAX_RESPONSE_TOKENS,
     ) -> None:
         if role is not None and role not in ROLE_RANK:
@@ -57,6 +60,7 @@ class Toolkit:
             raise ValueError(f"max_response_tokens must be positive, got {max_response_tokens}")
         self.client = client
         self.role = role
+        self._discover_role = role is None and discover_role
         self.max_response_tokens = max_response_tokens
 
     # ───────────── dispatch ─────────────
@@ -93,13 +97,28 @@ class Toolkit:
             return json.dumps(tool_error(error), default=str), True
 
     def _check_role(self, spec: ToolSpec[Any]) -> None:
-        if self.role is None or ROLE_RANK[self.role] >= ROLE_RANK[spec.required_role]:
+        if ROLE_RANK[spec.required_role] == 0:  # every key may: no need to know which one
+            return
+        role = self._known_role()
+        if role is None or ROLE_RANK[role] >= ROLE_RANK[spec.required_role]:
             return
         raise ForbiddenError(
             f"{spec.name} requires the {spec.required_role} role or higher; this API key is "
-            f"{self.role}. Ask the user for a key with that role.",
+            f"{role}. Ask the user for a key with that role.",
             error_code="insufficient_role",
         )
+
+    def _known_role(self) -> Role | None:
+        """The key's role, asked of the server at most once; None when it cannot say."""
+        if self._discover_role:
+            self._discover_role = False
+            try:
+                role = self.client.api_keys.me().role
+            except NotFoundError:  # a server without /api-keys/me
+                return None
+            if role in ROLE_RANK:
+                self.role = role  # type: ignore[assignment]
+        return self.role
 
     def _check_credits(self, spec: ToolSpec[Any]) -> None:
         if spec.credit_cost <= 0:
@@ -152,17 +171,21 @@ def create_toolkit(
     api_key: str | None = None,
     base_url: str | None = None,
     role: Role | None = None,
+    discover_role: bool = True,
     max_response_tokens: int = DEFAULT_MAX_RESPONSE_TOKENS,
 ) -> Toolkit:
     """A Toolkit over ``client``, or over a new Client built from ``api_key`` / ``base_url``
-    (resolved like ``Client()``: arguments, then ``PICTOGRAPH_API_KEY`` / the config file)."""
+    (resolved like ``Client()``: arguments, then ``PICTOGRAPH_API_KEY`` / the config file).
+    Without ``role``, the key's role is discovered from the server when first needed."""
     if client is not None and (api_key is not None or base_url is not None):
         raise ValueError("Pass either client or api_key / base_url, not both")
     if client is None:
         from pictograph.client import Client
 
         client = Client(api_key=api_key, base_url=base_url)
-    return Toolkit(client, role=role, max_response_tokens=max_response_tokens)
+    return Toolkit(
+        client, role=role, discover_role=discover_role, max_response_tokens=max_response_tokens
+    )
 
 
 def tool_error(error: BaseException) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from pictograph._version import __version__
 from pictograph.cli import _output
 from pictograph.cli._context import ApiKeyOption, BaseUrlOption, GlobalOptions, JsonOption
+from pictograph.cli.agents import app as agents_app
 from pictograph.cli.annotate import annotate
 from pictograph.cli.annotations import app as annotations_app
 from pictograph.cli.credits import app as credits_app
@@ -81,6 +82,7 @@ app.add_typer(credits_app, name="credits")
 app.add_typer(models_app, name="models")
 app.add_typer(server_app, name="server")
 app.add_typer(train_app, name="train")
+app.add_typer(agents_app, name="agents")
 
 
 def _print_version(value: bool) -> None:

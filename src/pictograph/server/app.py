@@ -53,6 +53,7 @@ ROUTERS: list[tuple[str, str]] = [
     ("models", API_PREFIX),
     ("search", API_PREFIX),
     ("video", API_PREFIX),
+    ("tools", API_PREFIX),
     ("api_keys", "/api/v1"),
 ]
 

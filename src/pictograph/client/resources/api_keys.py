@@ -1,4 +1,5 @@
-"""``client.api_keys``: issue, list, change and revoke API keys (admin role and up)."""
+"""``client.api_keys``: issue, list, change and revoke API keys (admin role and up);
+``me()`` — the calling key itself — works for every role."""
 
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ class ApiKeys(Resource):
             "POST", _PATH, json=body, idempotency_key=idempotency_key
         )
         return self._parse(CreatedApiKey, response)
+
+    def me(self) -> ApiKey:
+        """The key this client authenticates with (any role): its id, name, role and org."""
+        body = self._transport.request("GET", f"{_PATH}me")
+        return self._parse(ApiKey, body["api_key"])
 
     def get(self, key_id: str) -> ApiKey:
         body = self._transport.request("GET", f"{_PATH}{path_segment(key_id)}")

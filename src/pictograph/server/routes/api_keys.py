@@ -1,5 +1,8 @@
 """``/api/v1/api-keys``: programmatic key management (admin or owner keys only).
 
+The one exception is ``GET /api/v1/api-keys/me``, open to every role: a key may read its own
+metadata, so that an agent toolkit can learn its role and refuse tools above it up front.
+
 The published client calls ``/api/v1/api-keys/`` with the trailing slash for list and
 create; both spellings are served so that no client is ever redirected.
 """
@@ -12,6 +15,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from pictograph.server.db.tables import ApiKey
+from pictograph.server.errors import Unauthorized
 from pictograph.server.routes.deps import MAX_PAGE_SIZE, Caller, Ctx, Limit, Offset
 from pictograph.server.services import api_keys as service
 
@@ -64,6 +69,16 @@ def create_key(body: ApiKeyCreate, ctx: Ctx, caller: Caller) -> dict[str, Any]:
             expires_at=body.expires_at,
             bcrypt_rounds=ctx.settings.bcrypt_rounds,
         )
+
+
+@router.get("/me")
+def my_key(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """The calling key itself; declared before ``/{key_id}`` so that "me" is never an id."""
+    with ctx.db.session() as session:
+        key = session.get(ApiKey, caller.api_key_id)
+        if key is None:  # revoked while the authenticator's cache still held it
+            raise Unauthorized("This API key no longer exists")
+        return {"api_key": service.key_json(key)}
 
 
 @router.get("/{key_id}")
