@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for runner in runners:
             if runner is not None:
                 runner.stop()
+        ctx.vector_index().flush()
         ctx.db.dispose()
 
     return app

@@ -34,4 +34,5 @@ def run_worker(settings: Settings, queues: tuple[str, ...], workers: int = 1) ->
         stop.wait()
     finally:
         runner.stop()
+        ctx.vector_index().flush()
         ctx.db.dispose()

@@ -167,12 +167,16 @@ class ImageEmbedding(Base):
     """
 
     __tablename__ = "image_embeddings"
+    __table_args__ = (
+        # the HNSW backend's consistency check and key lookups read only this index
+        Index("ix_image_embeddings_scope", "project_id", "model", "index_key"),
+    )
 
     image_id: Mapped[str] = mapped_column(
         ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
     )
     organization_id: Mapped[str] = mapped_column(String(36))
-    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(36))
     model: Mapped[str] = mapped_column(String(100))
     model_version: Mapped[str] = mapped_column(String(100))
     dim: Mapped[int] = mapped_column(Integer)

@@ -62,6 +62,9 @@ class VectorIndex(ABC):
     def prepare(self, session: Session) -> None:
         """Once at start-up: create what the backend needs (extension, column, indexes)."""
 
+    def flush(self) -> None:
+        """At shutdown: persist what is only in memory (nothing, for a database backend)."""
+
     @abstractmethod
     def stored(
         self, session: Session, project_id: str, model: str, rows: list[StoredVector]

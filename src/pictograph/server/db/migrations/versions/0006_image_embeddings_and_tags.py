@@ -31,7 +31,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('image_embeddings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_image_embeddings_index_key'), ['index_key'], unique=False)
-        batch_op.create_index(batch_op.f('ix_image_embeddings_project_id'), ['project_id'], unique=False)
+        batch_op.create_index('ix_image_embeddings_scope', ['project_id', 'model', 'index_key'], unique=False)
 
     op.create_table('image_tags',
     sa.Column('image_id', sa.String(length=36), nullable=False),
@@ -60,7 +60,7 @@ def downgrade() -> None:
 
     op.drop_table('image_tags')
     with op.batch_alter_table('image_embeddings', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_image_embeddings_project_id'))
+        batch_op.drop_index('ix_image_embeddings_scope')
         batch_op.drop_index(batch_op.f('ix_image_embeddings_index_key'))
 
     op.drop_table('image_embeddings')
