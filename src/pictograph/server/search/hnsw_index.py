@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -395,22 +395,30 @@ def _candidates(
 def _search_dataset(
     session: Session, index: Index, query: SimilarityQuery, vector: npt.NDArray[np.float32]
 ) -> list[Match]:
-    """Oversampled HNSW over the whole dataset, candidates checked against the database; asks
-    for four times as many while too few survive and the last one still met the threshold."""
+    """Oversampled HNSW over the whole dataset, candidates checked against the database."""
     count = min(len(index), query.limit + OVERSAMPLE)
-    live: dict[int, str] = {}
+    return _oversampled(index, query, vector, count, lambda keys: _live(session, query, keys))
+
+
+def _oversampled(
+    index: Index,
+    query: SimilarityQuery,
+    vector: npt.NDArray[np.float32],
+    count: int,
+    resolve: Callable[[list[int]], dict[int, str]],
+) -> list[Match]:
+    """HNSW candidates mapped to image ids by ``resolve`` (keys it leaves out are not in scope);
+    asks for four times as many while too few survive and the last one still met the threshold."""
+    resolved: dict[int, str] = {}
     checked: set[int] = set()
     while True:
         keys, similarities = _candidates(index, vector, count)
         above = similarities >= query.threshold
-        wanted = [key for key in keys[above].tolist() if key not in checked]
-        live.update(_live(session, query, wanted))
-        checked.update(wanted)
-        matches = [
-            Match(live[key], float(similarity))
-            for key, similarity in zip(keys[above].tolist(), similarities[above].tolist())
-            if key in live
-        ]
+        kept = list(zip(keys[above].tolist(), similarities[above].tolist()))
+        new = [key for key, _ in kept if key not in checked]
+        resolved.update(resolve(new))
+        checked.update(new)
+        matches = [Match(resolved[key], float(sim)) for key, sim in kept if key in resolved]
         if len(matches) >= query.limit or count >= len(index) or not above.all():
             return matches[: query.limit]
         count = min(len(index), count * 4)
@@ -457,14 +465,6 @@ def _search_scope(
     in_scope = dict(zip(keys.tolist(), image_ids))
     share = len(in_scope) / len(index)
     count = min(len(index), int((query.limit + OVERSAMPLE) / share) + 1)
-    while True:
-        found, similarities = _candidates(index, vector, count)
-        above = similarities >= query.threshold
-        matches = [
-            Match(in_scope[key], float(similarity))
-            for key, similarity in zip(found[above].tolist(), similarities[above].tolist())
-            if key in in_scope
-        ]
-        if len(matches) >= query.limit or count >= len(index) or not above.all():
-            return matches[: query.limit]
-        count = min(len(index), count * 4)
+    return _oversampled(
+        index, query, vector, count, lambda found: {k: in_scope[k] for k in found if k in in_scope}
+    )
