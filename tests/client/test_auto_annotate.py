@@ -237,6 +237,7 @@ def test_models_lists_the_bundled_backends(sdk: Client) -> None:
         "segment": "litemedsam",
         "text": "ssd-mobilenet-v2-coco",
         "detect": "ssd-mobilenet-v2-coco",
+        "embed": "efficientnet-lite0",
     }
 
 

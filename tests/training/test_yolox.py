@@ -46,9 +46,11 @@ def test_trains_exports_and_predicts(tmp_path: Path) -> None:
 
 
 def test_learns_the_drawn_shapes(tmp_path: Path) -> None:
-    """20 epochs on 17 training images: mAP50 on them reaches 1.0 (measured), an untrained
-    model's is 0; the test split (2 images) is too small to judge on."""
-    config = {"epochs": 20, "batch_size": 4, "learning_rate": 1e-2, "image_size": 128}
+    """30 epochs on 17 training images: mAP50 on them reaches 1.0 (measured), an untrained
+    model's is 0; the test split (2 images) is too small to judge on. (20 epochs reached 1.0
+    with the packages of the previous release and 0.39 with today's: the run is deterministic,
+    the libraries' numerics moved, so the test leaves a margin.)"""
+    config = {"epochs": 30, "batch_size": 4, "learning_rate": 1e-2, "image_size": 128}
     result, events = train_drawn(tmp_path, "yolox", config, images=24, size=128)
     losses = [e["losses"]["loss"] for e in events if e["event"] == "epoch"]
     assert losses[-1] < 0.6 * losses[0]
