@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from pictograph.exceptions import (
     ValidationError,
 )
 from tests.fake_remotes import V7_KEY, fakes_and_server
+from tests.indexing import save, wait_indexed
 from tests.live_server import LiveServer
 from tests.server.helpers import add_key
 from tests.training.drawn_dataset import upload_drawn
@@ -37,12 +37,6 @@ DISC_CENTRE, DISC_RADIUS = (32, 32), 18
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def save(pixels: np.ndarray, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    PILImage.fromarray(pixels).save(path)
-    return path
 
 
 def write_disc(path: Path) -> Path:
@@ -70,16 +64,6 @@ def write_cat(path: Path, size: int = 64) -> Path:
     photo = PILImage.fromarray(skimage.data.chelsea())
     photo.thumbnail((size, size))
     return save(np.asarray(photo), path)
-
-
-def wait_indexed(client: Client, dataset_name: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.search.status(dataset_name)
-        if status.pending_images == 0 and status.total_images > 0:
-            return
-        assert time.monotonic() < deadline, f"indexing did not finish: {status}"
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ model-judged objects, and the documented errors."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,28 +14,11 @@ from PIL import ImageFilter
 from pictograph import Client
 from pictograph.exceptions import ConflictError, NotFoundError, ValidationError
 from pictograph.models.project import Project
+from tests.indexing import save, wait_indexed
 
 skimage_data = pytest.importorskip("skimage.data")
 
 MISSING = "00000000-0000-0000-0000-000000000000"
-
-
-def wait_indexed(client: Client, dataset_name: str, timeout: float = 180.0) -> None:
-    """Until every live image of the dataset has an embedding (indexing runs in the background)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.search.status(dataset_name)
-        if status.pending_images == 0 and status.total_images > 0:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"indexing did not finish: {status}")
-        time.sleep(0.3)
-
-
-def save(pixels: np.ndarray, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    PILImage.fromarray(pixels).save(path, quality=92)
-    return path
 
 
 @pytest.fixture()

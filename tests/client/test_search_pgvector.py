@@ -12,7 +12,7 @@ import pytest
 from PIL import Image as PILImage
 
 from pictograph import Client
-from tests.client.test_search import save, wait_indexed
+from tests.indexing import save, wait_indexed
 from tests.live_server import LiveServer, start_server
 from tests.pgvector_server import pgvector_database_url
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pictograph import Client
-from tests.client.test_search import save
+from tests.indexing import save
 from tests.live_server import start_server
 
 skimage_data = pytest.importorskip("skimage.data")

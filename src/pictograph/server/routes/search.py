@@ -7,11 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from pictograph.server.routes.deps import Caller, Ctx
+from pictograph.server.routes.deps import Caller, Ctx, Offset
 from pictograph.server.services import search as search_service
 
 router = APIRouter(tags=["search"])
 Tags = Annotated[list[str] | None, Query()]
+Results = Annotated[int, Query(ge=1)]
+"""How many results; above the backend cap of 500 it is clamped, not refused."""
 
 
 @router.get("/search/similar")
@@ -19,8 +21,8 @@ def similar(
     ctx: Ctx,
     caller: Caller,
     image_id: str,
-    threshold: float = 0.6,
-    limit: int = 50,
+    threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.6,
+    limit: Results = 50,
     folder_path: str | None = None,
 ) -> dict[str, Any]:
     with ctx.db.session() as session:
@@ -39,8 +41,8 @@ def by_tags(
     scenes: Tags = None,
     attributes: Tags = None,
     dataset_name: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: Results = 50,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     filters = {
         "objects": search_service.parse_tags("objects", objects),

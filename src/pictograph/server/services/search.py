@@ -28,13 +28,8 @@ from pictograph.server.services.images import get_image, normalize_folder
 from pictograph.vision import taxonomy
 
 MAX_RESULTS = 500
-"""The documented backend cap on ``limit``; larger limits are clamped to it."""
-
-
-def _limit(limit: Any) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise Invalid("limit must be a positive integer", loc=["limit"])
-    return min(limit, MAX_RESULTS)
+"""The documented backend cap on ``limit``; larger limits are clamped to it (the route refuses
+a threshold outside [0, 1], a limit below 1 and a negative offset)."""
 
 
 def result_row(image: Image) -> dict[str, Any]:
@@ -66,9 +61,6 @@ def similar(
     limit: int,
     folder_path: str | None,
 ) -> list[dict[str, Any]]:
-    if not 0.0 <= threshold <= 1.0:
-        raise Invalid("threshold must be a cosine similarity between 0 and 1", loc=["threshold"])
-    limit = _limit(limit)
     image = get_image(session, principal, image_id)
     folder = image.virtual_folder_path
     if folder_path is not None:
@@ -88,7 +80,7 @@ def similar(
         folder=None if folder == "/" else folder,
         exclude_image_id=image.id,
         threshold=threshold,
-        limit=limit,
+        limit=min(limit, MAX_RESULTS),
     )
     matches = ctx.vector_index().search(session, query)
     rows = {
@@ -133,9 +125,6 @@ def by_tags(
 ) -> list[dict[str, Any]]:
     if not any(filters.values()):
         raise Invalid("Pass at least one tag in objects, scenes or attributes", loc=["objects"])
-    limit = _limit(limit)
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise Invalid("offset must be a non-negative integer", loc=["offset"])
     query = select(Image).where(
         Image.organization_id == principal.organization_id, Image.is_archived.is_(False)
     )
@@ -149,7 +138,7 @@ def by_tags(
             )
             query = query.where(Image.id.in_(tagged))
     images = session.scalars(
-        query.order_by(Image.created_at, Image.id).limit(limit).offset(offset)
+        query.order_by(Image.created_at, Image.id).limit(min(limit, MAX_RESULTS)).offset(offset)
     ).all()
     return [result_row(image) for image in images]
 
